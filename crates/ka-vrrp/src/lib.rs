@@ -1,0 +1,1 @@
+//! Sans-IO VRRP engine (see docs/ARCHITECTURE.md).

@@ -1,0 +1,1 @@
+//! VRRP and neighbour-discovery codecs (see docs/ARCHITECTURE.md).
