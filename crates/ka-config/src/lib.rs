@@ -7,6 +7,7 @@
 //! validated `ka_model` configuration plus [`diag::Diagnostic`]s.
 
 pub mod diag;
+pub mod lower;
 pub mod source;
 pub mod syntax;
 

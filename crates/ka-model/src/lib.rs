@@ -4,6 +4,10 @@
 //! The keepalived.conf front end (`ka-config`) builds these values; the protocol cores
 //! (`ka-vrrp`, `ka-check`, `ka-lb`) and the daemon consume them.
 
+pub mod config;
+pub mod lvs;
+pub mod vrrp;
+
 use serde::{Deserialize, Serialize};
 
 /// Errors raised when a value outside its allowed range is turned into a model type.

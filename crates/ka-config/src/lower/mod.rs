@@ -1,0 +1,311 @@
+//! Lowering: the generic [`Node`] tree into the validated [`ka_model::config::Config`].
+//!
+//! Each block kind has a keyword table ([`BlockSpec`]) that says which keywords exist and
+//! how far keepalived-rs acts on each ([`Status`]); docs/COMPATIBILITY.md is checked
+//! against these tables by a test. Handlers live in [`vrrp`] (global, static, tracking,
+//! VRRP) and [`lvs`] (virtual servers, real servers, checkers). Every problem becomes a
+//! [`Diagnostic`]; nothing here panics on input.
+
+pub mod lvs;
+pub mod values;
+pub mod vrrp;
+
+use crate::diag::Diagnostic;
+use crate::source::{FileSystem, Span};
+use crate::syntax::{Node, Token};
+use ka_model::config::Config;
+
+/// How far keepalived-rs acts on a keyword.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Parsed, checked, and acted on.
+    Supported,
+    /// Parsed and checked, but not acted on yet.
+    ParsedOnly,
+    /// Recognised, reported as not supported (a warning), otherwise ignored.
+    NotSupported,
+}
+
+/// A keyword of a block.
+#[derive(Debug, Clone, Copy)]
+pub struct Keyword {
+    /// The keyword as written in keepalived.conf.
+    pub name: &'static str,
+    /// Its status in keepalived-rs.
+    pub status: Status,
+}
+
+/// Shorthand for building keyword tables.
+pub const fn kw(name: &'static str, status: Status) -> Keyword {
+    Keyword { name, status }
+}
+
+/// The keywords of one block kind.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockSpec {
+    /// The block keyword (`vrrp_instance`, `HTTP_GET`, ...), or a descriptive name for the top level.
+    pub name: &'static str,
+    /// Its keywords.
+    pub keywords: &'static [Keyword],
+}
+
+impl BlockSpec {
+    /// The status of a keyword, if it belongs to this block.
+    pub fn status(&self, name: &str) -> Option<Status> {
+        self.keywords
+            .iter()
+            .find(|k| k.name == name)
+            .map(|k| k.status)
+    }
+}
+
+/// Environment facts the semantic checks may look at.
+pub struct Env<'a> {
+    /// Reading script paths (existence, executable bit).
+    pub fs: &'a dyn FileSystem,
+    /// Interfaces present on this host, when known (None: skip interface checks).
+    pub interfaces: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for Env<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Env")
+            .field("interfaces", &self.interfaces)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The lowering context: collects diagnostics while handlers fill the model.
+#[derive(Debug)]
+pub struct Lowerer<'a> {
+    /// Findings so far.
+    pub diags: Vec<Diagnostic>,
+    /// Environment facts.
+    pub env: &'a Env<'a>,
+}
+
+impl<'a> Lowerer<'a> {
+    /// A fresh context.
+    pub fn new(env: &'a Env<'a>) -> Self {
+        Self {
+            diags: Vec::new(),
+            env,
+        }
+    }
+
+    /// Records an error.
+    pub fn error(&mut self, span: Span, msg: impl Into<String>) {
+        self.diags.push(Diagnostic::error(span, msg));
+    }
+
+    /// Records a warning.
+    pub fn warning(&mut self, span: Span, msg: impl Into<String>) {
+        self.diags.push(Diagnostic::warning(span, msg));
+    }
+
+    /// Records a finding built by the caller (with help text, say).
+    pub fn push(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    /// Reports a keyword that `spec` does not know, with a "did you mean" when one is close.
+    pub fn unknown_keyword(&mut self, node: &Node, spec: &BlockSpec) {
+        let k = &node.keyword;
+        let mut d = Diagnostic::error(
+            k.span,
+            format!("unknown keyword `{}` in {}", k.text, spec.name),
+        );
+        if let Some(s) = did_you_mean_in(&k.text, spec.keywords.iter().map(|k| k.name)) {
+            d = d.with_help(format!("did you mean `{s}`?"));
+        }
+        self.diags.push(d);
+    }
+
+    /// Checks a keyword against its block's table before a handler runs: unknown keywords are
+    /// reported (and `false` returned), not-supported ones get a warning (and `false`).
+    pub fn admit(&mut self, node: &Node, spec: &BlockSpec) -> bool {
+        match spec.status(&node.keyword.text) {
+            None => {
+                self.unknown_keyword(node, spec);
+                false
+            }
+            Some(Status::NotSupported) => {
+                self.warning(
+                    node.keyword.span,
+                    format!(
+                        "`{}` is not supported by keepalived-rs yet and is ignored",
+                        node.keyword.text
+                    ),
+                );
+                false
+            }
+            Some(_) => true,
+        }
+    }
+
+    /// The arguments of a node, reporting an error when there are fewer than `min`.
+    pub fn args_at_least<'n>(
+        &mut self,
+        node: &'n Node,
+        min: usize,
+        what: &str,
+    ) -> Option<&'n [Token]> {
+        if node.args.len() < min {
+            self.error(
+                node.keyword.span,
+                format!("`{}` needs {what}", node.keyword.text),
+            );
+            None
+        } else {
+            Some(&node.args)
+        }
+    }
+
+    /// The single argument of a keyword (extra arguments get a warning, as keepalived ignores them).
+    pub fn one_arg<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n Token> {
+        let a = node.args.first();
+        match a {
+            None => self.error(
+                node.keyword.span,
+                format!("`{}` needs {what}", node.keyword.text),
+            ),
+            Some(_) if node.args.len() > 1 => {
+                if let Some(extra) = node.args.get(1) {
+                    self.warning(
+                        extra.span,
+                        format!(
+                            "extra argument `{}` to `{}` is ignored",
+                            extra.text, node.keyword.text
+                        ),
+                    );
+                }
+            }
+            Some(_) => {}
+        }
+        a
+    }
+
+    /// The children of a node's block; reports an error when the block is missing.
+    pub fn block<'n>(&mut self, node: &'n Node) -> &'n [Node] {
+        match &node.block {
+            Some(b) => &b.children,
+            None => {
+                self.error(
+                    node.keyword.span,
+                    format!("`{}` needs a `{{ ... }}` block", node.keyword.text),
+                );
+                &[]
+            }
+        }
+    }
+}
+
+/// The top level: which blocks may appear outside any block.
+pub const TOP: BlockSpec = BlockSpec {
+    name: "the top level",
+    keywords: &[
+        kw("global_defs", Status::Supported),
+        kw("linkbeat_interfaces", Status::ParsedOnly),
+        kw("track_group", Status::ParsedOnly),
+        kw("static_ipaddress", Status::ParsedOnly),
+        kw("static_routes", Status::ParsedOnly),
+        kw("static_rules", Status::ParsedOnly),
+        kw("track_file", Status::ParsedOnly),
+        kw("vrrp_track_file", Status::ParsedOnly),
+        kw("track_process", Status::ParsedOnly),
+        kw("vrrp_track_process", Status::ParsedOnly),
+        kw("bfd_instance", Status::ParsedOnly),
+        kw("vrrp_script", Status::ParsedOnly),
+        kw("vrrp_sync_group", Status::ParsedOnly),
+        kw("garp_group", Status::ParsedOnly),
+        kw("vrrp_instance", Status::ParsedOnly),
+        kw("virtual_server_group", Status::ParsedOnly),
+        kw("virtual_server", Status::ParsedOnly),
+    ],
+};
+
+/// Lowers a whole tree. Top-level blocks are handed to [`vrrp::lower_top`] or
+/// [`lvs::lower_top`]; cross-references are checked once everything is read.
+pub fn lower(tree: &[Node], env: &Env<'_>) -> (Config, Vec<Diagnostic>) {
+    let mut cx = Lowerer::new(env);
+    let mut cfg = Config::default();
+    for node in tree {
+        if !cx.admit(node, &TOP) {
+            continue;
+        }
+        match node.keyword.text.as_str() {
+            "virtual_server_group" | "virtual_server" => lvs::lower_top(&mut cx, &mut cfg, node),
+            _ => vrrp::lower_top(&mut cx, &mut cfg, node),
+        }
+    }
+    vrrp::check(&mut cx, &cfg);
+    lvs::check(&mut cx, &cfg);
+    (cfg, cx.diags)
+}
+
+/// The closest candidate to `word` by edit distance, if it is close enough to be a typo
+/// (distance at most 1/3 of the word's length, and at least 1 edit allowed).
+pub fn did_you_mean_in<'c>(
+    word: &str,
+    candidates: impl Iterator<Item = &'c str>,
+) -> Option<&'c str> {
+    let limit = (word.chars().count() / 3).max(1);
+    candidates
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Damerau-Levenshtein distance (optimal string alignment), so a swap of two letters counts as one edit.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let w = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * w];
+    for i in 0..=a.len() {
+        d[i * w] = i;
+    }
+    for (j, cell) in d.iter_mut().enumerate().take(w) {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[(i - 1) * w + j] + 1)
+                .min(d[i * w + j - 1] + 1)
+                .min(d[(i - 1) * w + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[(i - 2) * w + j - 2] + 1);
+            }
+            d[i * w + j] = v;
+        }
+    }
+    d[a.len() * w + b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typos() {
+        let c = [
+            "preempt_delay",
+            "priority",
+            "auth_pass",
+            "auth_type",
+            "advert_int",
+        ];
+        assert_eq!(
+            did_you_mean_in("preemtp_delay", c.iter().copied()),
+            Some("preempt_delay")
+        );
+        assert_eq!(
+            did_you_mean_in("autp_pass", c.iter().copied()),
+            Some("auth_pass")
+        );
+        assert_eq!(did_you_mean_in("zzzzzz", c.iter().copied()), None);
+    }
+}
