@@ -1,1 +1,61 @@
-//! Sans-IO VRRP engine (see docs/ARCHITECTURE.md).
+//! Sans-IO VRRP engine (VRRPv2, RFC 3768; VRRPv3, RFC 5798) with keepalived 2.2.7's
+//! semantics.
+//!
+//! # Model
+//!
+//! A [`Router`] owns every VRRP [`Instance`] of one host and its sync groups. It performs
+//! no I/O, reads no clock and spawns nothing: every input is a plain, serialisable value
+//! with `now` ([`Instant`], microseconds since an epoch the caller chooses) passed in, and
+//! every output is queued for the caller to drain. Timers are data: each instance holds its
+//! deadlines inside its [`State`] (Master_Down_Timer in BACKUP, Adver_Timer and GARP
+//! schedules in MASTER), and [`Router::poll_timeout`] returns the earliest.
+//!
+//! # Call order
+//!
+//! 1. [`Router::new`] with a [`RouterConfig`] (validated, keepalived's silent adjustments
+//!    applied).
+//! 2. Optionally [`Router::handle_link`] / [`Router::handle_track`] with the initial states
+//!    (unknown links and tracks count as up), then [`Router::start`]`(now)`.
+//! 3. Loop: feed [`Router::handle_packet`], [`Router::handle_link`],
+//!    [`Router::handle_track`] as things happen and [`Router::handle_timeout`] when
+//!    [`Router::poll_timeout`] has passed; after each call drain
+//!    [`Router::poll_action`] (apply address/route changes first),
+//!    [`Router::poll_transmit`] (adverts, GARPs, NAs) and [`Router::poll_event`].
+//! 4. [`Router::shutdown`]`(now)`, drain once more (priority 0 adverts, address removals).
+//!
+//! Every input can also be given as one [`Input`] value to [`Router::handle`], so a run can
+//! be recorded and replayed bit for bit; the engine is deterministic (no hashing, no
+//! randomness, configuration order everywhere).
+//!
+//! # What the I/O layer does
+//!
+//! It decodes packets with `ka-wire`, verifies checksums and IPsec-AH ICVs (reported in
+//! [`RxMeta`]), encodes [`Transmit::Advert`] (computing the checksum: the engine leaves it 0),
+//! and applies [`Action`]s.
+//!
+//! # keepalived facts reproduced
+//!
+//! * Master_Down_Interval = `down_timer_adverts` (3) x Master_Adver_Interval + Skew_Time,
+//!   with keepalived's integer arithmetic in microseconds ([`time::skew_time_us`]): 3609.375 ms
+//!   at priority 100 and 1 s; 360.937 ms at 0.1 s; 36.093 ms at 0.01 s (v3).
+//! * `state MASTER` and priority 255 become master at start; master sends a priority 0
+//!   advert on shutdown and when entering FAULT; a master hearing a lower priority answers
+//!   with an advert at once (unless `lower_prio_no_advert`); TTL is only checked for
+//!   multicast instances, so keepalived's IPv6 unicast adverts (hop limit 64) are accepted.
+//! * On becoming master: advert, then `garp_master_repeat` (5) GARP/NA per address, and
+//!   the same again after `garp_master_delay` (5 s).
+
+pub mod config;
+pub mod instance;
+pub mod output;
+pub mod router;
+pub mod time;
+
+pub use config::{
+    AuthConfig, ConfigError, Family, GarpConfig, IfaceId, InitialState, InstanceConfig,
+    RouterConfig, SyncGroupConfig, TrackConfig, TrackId, TrackIfConfig, VipConfig,
+};
+pub use instance::{BackupState, Instance, MasterState, PeerInfo, State, Stats, TrackState};
+pub use output::{Action, DropReason, Event, InstanceId, StateKind, TransitionReason, Transmit};
+pub use router::{AhStatus, Input, Router, RxMeta};
+pub use time::Instant;
