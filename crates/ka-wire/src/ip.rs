@@ -346,6 +346,55 @@ pub fn keepalived_ipv4(src: Ipv4Addr, dst: Ipv4Addr, id: u16, vrrp: &[u8]) -> Re
     )
 }
 
+/// IPv6 header fields for [`build_ipv6`]. `Default` is what keepalived 2.2.7 sends for
+/// multicast adverts, except the flow label (the kernel picks one per socket): traffic
+/// class 0xc0, hop limit 255 (RFC 5798 section 5.1.2.3; keepalived leaves unicast
+/// adverts at the default 64, see vectors.md 2d).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv6Params {
+    /// Traffic class.
+    pub traffic_class: u8,
+    /// Flow label (20 bits).
+    pub flow_label: u32,
+    /// Hop limit.
+    pub hop_limit: u8,
+    /// Next header (112, or 51 when an AH header starts the payload).
+    pub next_header: u8,
+}
+
+impl Default for Ipv6Params {
+    fn default() -> Self {
+        Ipv6Params {
+            traffic_class: 0xc0,
+            flow_label: 0,
+            hop_limit: 255,
+            next_header: IPPROTO_VRRP,
+        }
+    }
+}
+
+/// Builds a complete IPv6 packet (fixed header, no extension headers, then `payload`).
+pub fn build_ipv6(
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    params: Ipv6Params,
+    payload: &[u8],
+) -> Result<Vec<u8>> {
+    let len = u16::try_from(payload.len()).map_err(|_| Error::PayloadTooLong(payload.len()))?;
+    let mut out = Vec::with_capacity(IPV6_HEADER_LEN + payload.len());
+    let header = Ipv6Header {
+        traffic_class: params.traffic_class,
+        flow_label: params.flow_label,
+        next_header: params.next_header,
+        hop_limit: params.hop_limit,
+        src,
+        dst,
+    };
+    encode_ipv6_header(&header, len, &mut out);
+    out.extend_from_slice(payload);
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
