@@ -385,8 +385,12 @@ impl Router {
         if v2 {
             // RFC 3768 section 7.1: MUST perform the authentication of Auth Type.
             match (&pkt.auth, &cfg.auth) {
-                (Auth::Unknown { .. }, _) => return Err(DropReason::InvalidAuthType),
-                (Auth::None, AuthConfig::None) => {}
+                // Type 0 with non-zero data decodes as Unknown { kind: 0 }; keepalived
+                // only looks at the type.
+                (Auth::None | Auth::Unknown { kind: 0, .. }, AuthConfig::None) => {}
+                (Auth::Unknown { kind, .. }, _) if *kind > 2 => {
+                    return Err(DropReason::InvalidAuthType)
+                }
                 (Auth::SimplePassword(got), AuthConfig::Pass(want)) => {
                     if !constant_time_eq(got, want) {
                         return Err(DropReason::AuthFailure);
@@ -448,7 +452,6 @@ impl Router {
         };
         let version = inst.cfg.version;
         let eff = inst.effective_priority;
-        let own_int = inst.cfg.advert_int;
         let adverts = inst.cfg.down_timer_adverts;
         let preempt = inst.cfg.preempt;
         let preempt_delay = inst.cfg.preempt_delay;
@@ -483,7 +486,6 @@ impl Router {
                     });
                 }
             }
-            let _ = own_int;
             b.master_down_at = now.add_micros(master_down_interval_us(
                 version,
                 eff,

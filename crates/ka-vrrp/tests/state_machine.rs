@@ -270,6 +270,22 @@ fn lower_priority_advert_preempt_and_nopreempt() {
     }
 }
 
+/// RFC 5798 section 6.4.2: an advert with a priority greater than OR EQUAL to ours resets
+/// Master_Down_Timer, also with preemption.
+#[test]
+fn equal_priority_advert_resets_backup_timer() {
+    let mut r = router(cfg(100, 12));
+    r.start(Instant::ZERO);
+    r.handle_packet(ms(2000), &rx(11), &v3adv(100, 100));
+    assert_eq!(r.poll_timeout(), Some(us(2_000_000 + 3_609_375)));
+    r.handle_packet(ms(3000), &rx(11), &v3adv(99, 100));
+    assert_eq!(
+        r.poll_timeout(),
+        Some(us(2_000_000 + 3_609_375)),
+        "lower: discarded"
+    );
+}
+
 /// keepalived preempt_delay: lower priority adverts keep resetting the down timer until
 /// preempt_delay after the first one, then the backup takes over Master_Down_Interval
 /// after the last accepted advert.
