@@ -96,7 +96,16 @@ pub fn tokenize(file: FileId, text: &str) -> Vec<Line> {
             };
             let col = u32::try_from(start + 1).unwrap_or(u32::MAX);
             let len = u32::try_from(i.min(chars.len()) - start).unwrap_or(u32::MAX);
-            toks.push(Token { text, span: Span { file, line: line_no, col, len }, quoted });
+            toks.push(Token {
+                text,
+                span: Span {
+                    file,
+                    line: line_no,
+                    col,
+                    len,
+                },
+                quoted,
+            });
         }
         if !toks.is_empty() {
             out.push(toks);
@@ -145,7 +154,11 @@ pub fn build_tree(lines: Vec<Line>) -> (Vec<Node>, Vec<Diagnostic>) {
                     }
                     match stack.pop() {
                         Some((node, open, children)) => {
-                            let block = Block { open, close: Some(tok.span), children };
+                            let block = Block {
+                                open,
+                                close: Some(tok.span),
+                                children,
+                            };
                             match node {
                                 Some(mut n) => {
                                     n.block = Some(block);
@@ -167,7 +180,13 @@ pub fn build_tree(lines: Vec<Line>) -> (Vec<Node>, Vec<Diagnostic>) {
                 }
                 _ => match current.as_mut() {
                     Some(n) => n.args.push(tok),
-                    None => current = Some(Node { keyword: tok, args: Vec::new(), block: None }),
+                    None => {
+                        current = Some(Node {
+                            keyword: tok,
+                            args: Vec::new(),
+                            block: None,
+                        })
+                    }
                 },
             }
         }
@@ -180,7 +199,11 @@ pub fn build_tree(lines: Vec<Line>) -> (Vec<Node>, Vec<Diagnostic>) {
             Diagnostic::error(open, "`{` is never closed")
                 .with_help("add the matching `}` at the end of the block"),
         );
-        let block = Block { open, close: None, children };
+        let block = Block {
+            open,
+            close: None,
+            children,
+        };
         match node {
             Some(mut n) => {
                 n.block = Some(block);
@@ -219,10 +242,19 @@ mod tests {
         assert!(d.is_empty(), "{d:?}");
         assert_eq!(t.len(), 1);
         assert_eq!(t[0].keyword.text, "vrrp_instance");
-        let b = t[0].block.as_ref().map(|b| &b.children).cloned().unwrap_or_default();
+        let b = t[0]
+            .block
+            .as_ref()
+            .map(|b| &b.children)
+            .cloned()
+            .unwrap_or_default();
         assert_eq!(b.len(), 2);
         assert_eq!(b[1].keyword.text, "virtual_ipaddress");
-        let vips = b[1].block.as_ref().map(|b| b.children.clone()).unwrap_or_default();
+        let vips = b[1]
+            .block
+            .as_ref()
+            .map(|b| b.children.clone())
+            .unwrap_or_default();
         assert_eq!(vips[0].keyword.text, "192.0.2.1/24");
         assert_eq!(vips[0].args.len(), 2);
     }
@@ -233,7 +265,10 @@ mod tests {
         assert!(d.is_empty(), "{d:?}");
         assert_eq!(t.len(), 1);
         assert_eq!(t[0].block.as_ref().map(|b| b.children.len()), Some(1));
-        assert_eq!(t[0].block.as_ref().map(|b| b.children[0].args[0].span.col), Some(12));
+        assert_eq!(
+            t[0].block.as_ref().map(|b| b.children[0].args[0].span.col),
+            Some(12)
+        );
     }
 
     #[test]
