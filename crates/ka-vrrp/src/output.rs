@@ -215,13 +215,11 @@ pub enum DropReason {
     CastMismatch,
     /// Unicast source not in `unicast_peer` (`vrrp_check_unicast_src`).
     UnicastSrcNotPeer,
-    /// Source family differs from the instance's.
-    Family,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 16] = [
+    pub const ALL: [DropReason; 15] = [
         DropReason::NoInstance,
         DropReason::VridZero,
         DropReason::NotRunning,
@@ -237,7 +235,6 @@ impl DropReason {
         DropReason::AddrList,
         DropReason::CastMismatch,
         DropReason::UnicastSrcNotPeer,
-        DropReason::Family,
     ];
 
     /// Position in [`DropReason::ALL`].
@@ -307,6 +304,16 @@ pub enum Event {
         instance: InstanceId,
         /// The other owner.
         src: IpAddr,
+    },
+    /// A sync group's state changed (keepalived's group notify): FAULT if any member is in
+    /// FAULT, otherwise MASTER / BACKUP / INIT once every member is in that state.
+    SyncGroupChange {
+        /// Index of the group in the configuration ([`crate::Router::sync_group_name`]).
+        group: usize,
+        /// Previous group state.
+        from: StateKind,
+        /// New group state.
+        to: StateKind,
     },
     /// Events were lost because nobody drained the queue.
     EventsLost {

@@ -100,6 +100,7 @@ struct Group {
 pub struct Router {
     instances: Vec<Instance>,
     groups: Vec<Group>,
+    group_states: Vec<StateKind>,
     links: Vec<(IfaceId, bool)>,
     transmits: VecDeque<Transmit>,
     actions: VecDeque<Action>,
@@ -136,6 +137,7 @@ impl Router {
             .collect();
         Ok(Self {
             instances,
+            group_states: vec![StateKind::Init; groups.len()],
             groups,
             links: Vec::new(),
             transmits: VecDeque::new(),
@@ -258,6 +260,7 @@ impl Router {
             }
         }
         self.handle_timeout(now);
+        self.update_groups();
     }
 
     /// Stops every instance: a master sends one priority 0 advert (RFC 5798 section 6.4.3,
@@ -274,6 +277,7 @@ impl Router {
             }
         }
         self.running = false;
+        self.update_groups();
     }
 
     /// Fires every deadline at or before `now`.
@@ -288,6 +292,7 @@ impl Router {
                 break;
             }
         }
+        self.update_groups();
     }
 
     /// A link changed state (the instance's own interface going down means FAULT unless
@@ -298,6 +303,7 @@ impl Router {
             None => self.links.push((iface, up)),
         }
         self.refresh_tracking(now, true);
+        self.update_groups();
     }
 
     /// A tracked object changed state.
@@ -310,6 +316,7 @@ impl Router {
             }
         }
         self.refresh_tracking(now, true);
+        self.update_groups();
     }
 
     /// A received advert (RFC 5798 section 7.1 checks, then section 6.4.2 / 6.4.3).
@@ -345,6 +352,7 @@ impl Router {
             Some(StateKind::Master) => self.master_rx(n, now, meta, pkt),
             _ => {}
         }
+        self.update_groups();
     }
 
     // ----------------------------------------------------------------- packet checks
@@ -1025,6 +1033,40 @@ impl Router {
             .and_then(|g| self.groups.get(g))
             .map(|g| g.members.iter().copied().filter(|&m| m != n).collect())
             .unwrap_or_default()
+    }
+
+    /// Emits [`Event::SyncGroupChange`] for groups whose state changed.
+    fn update_groups(&mut self) {
+        for g in 0..self.groups.len() {
+            let Some(group) = self.groups.get(g) else {
+                continue;
+            };
+            let kinds: Vec<StateKind> = group
+                .members
+                .iter()
+                .filter_map(|&m| self.instances.get(m).map(|i| i.state.kind()))
+                .collect();
+            let Some(old) = self.group_states.get(g).copied() else {
+                continue;
+            };
+            let new = if kinds.contains(&StateKind::Fault) {
+                StateKind::Fault
+            } else if let Some(first) = kinds.first().filter(|k| kinds.iter().all(|x| x == *k)) {
+                *first
+            } else {
+                old
+            };
+            if new != old {
+                if let Some(s) = self.group_states.get_mut(g) {
+                    *s = new;
+                }
+                self.push_event(Event::SyncGroupChange {
+                    group: g,
+                    from: old,
+                    to: new,
+                });
+            }
+        }
     }
 
     fn group_faults(&self) -> Vec<bool> {

@@ -9,8 +9,8 @@ use std::net::IpAddr;
 
 use ka_model::{Centisecs, Vrid, VrrpVersion};
 use ka_vrrp::{
-    AuthConfig, IfaceId, InitialState, InstanceConfig, Instant, Router, RouterConfig, RxMeta,
-    StateKind, Transmit, VipConfig,
+    AuthConfig, DropReason, IfaceId, InitialState, InstanceConfig, Instant, Router, RouterConfig,
+    RxMeta, StateKind, Transmit, VipConfig,
 };
 use ka_wire::vrrp::{Family, VrrpPacket};
 
@@ -333,7 +333,7 @@ fn captured_adverts_are_accepted() {
         let before = r.poll_timeout();
         r.handle_packet(Instant::from_millis(500), &meta, &pkt);
         let s = r.instances()[0].stats();
-        assert_eq!(s.drops, [0; 16], "{name}: {s:?}");
+        assert_eq!(s.drops, [0; DropReason::ALL.len()], "{name}: {s:?}");
         assert_eq!(s.adverts_rcvd, 1, "{name}");
         assert_ne!(r.poll_timeout(), before, "{name}: timer reset");
         assert_eq!(r.instances()[0].state().kind(), StateKind::Backup, "{name}");

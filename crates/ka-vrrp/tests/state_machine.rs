@@ -80,7 +80,7 @@ fn master_down_interval_at_each_advert_int() {
         };
         let t0 = 5_000_000;
         r.handle_packet(us(t0), &rx(11), &advert(wire_version, 200, cs as u16));
-        assert_eq!(r.instances()[0].stats().drops, [0; 16]);
+        assert_eq!(r.instances()[0].stats().drops, [0; DropReason::ALL.len()]);
         let got = time_to_master(&mut r, us(t0 + 20_000_000)).unwrap();
         assert_eq!(got, us(t0 + expect), "{version:?} {cs} cs prio {prio}");
     }
@@ -475,7 +475,10 @@ fn ttl_checks_multicast_only() {
         checksum_ok: true,
     };
     backup.handle_packet(ms(3500), &meta, &adv.3);
-    assert_eq!(backup.instances()[0].stats().drops, [0; 16]);
+    assert_eq!(
+        backup.instances()[0].stats().drops,
+        [0; DropReason::ALL.len()]
+    );
     assert_eq!(backup.instances()[0].stats().adverts_rcvd, 1);
     // check_unicast_src: a stranger is dropped.
     let mut stranger = meta.clone();
@@ -697,6 +700,16 @@ fn sync_group_moves_together() {
         );
     }
     // VI_A's master dies: both go master together when VI_A's timer fires.
+    let mut fork = r.clone();
+    let d = run_until(&mut fork, ms(20_000));
+    assert!(d.events.iter().any(|e| matches!(
+        e,
+        Event::SyncGroupChange {
+            group: 0,
+            from: StateKind::Backup,
+            to: StateKind::Master
+        }
+    )));
     assert_eq!(
         time_to_master(&mut r, ms(20_000)),
         Some(us(4_000_000 + 3_609_375))
@@ -873,4 +886,69 @@ fn strict_mode() {
     let _ = drain(&mut r);
     r.handle_packet(ms(5), &rx(11), &v3adv(100, 100));
     assert!(drain(&mut r).adverts().is_empty());
+}
+
+/// keepalived higher_prio_send_advert: a master sends one advert before yielding.
+#[test]
+fn higher_prio_send_advert() {
+    for send in [false, true] {
+        let mut c = cfg(100, 11);
+        c.initial_state = InitialState::Master;
+        c.higher_prio_send_advert = send;
+        let mut r = router(c);
+        r.start(Instant::ZERO);
+        let _ = drain(&mut r);
+        r.handle_packet(ms(100), &rx(12), &v3adv(200, 100));
+        assert_eq!(state(&r), StateKind::Backup);
+        assert_eq!(drain(&mut r).adverts().len(), usize::from(send));
+    }
+}
+
+/// keepalived: an instance whose interface is down at start goes straight to FAULT and
+/// stays silent; when the link comes up it starts as backup (RFC 5798 section 6.4.1).
+#[test]
+fn fault_before_start() {
+    let mut r = router(cfg(255, 11));
+    r.handle_link(Instant::ZERO, IF, false);
+    r.start(ms(1));
+    assert_eq!(state(&r), StateKind::Fault);
+    let d = drain(&mut r);
+    assert!(d.tx.is_empty() && d.actions.is_empty());
+    r.handle_link(ms(2), IF, true);
+    assert_eq!(
+        state(&r),
+        StateKind::Master,
+        "the owner goes master at once"
+    );
+}
+
+/// House style 8: the event queue is bounded; losses are reported.
+#[test]
+fn event_queue_is_bounded() {
+    let mut r = router(cfg(100, 12));
+    r.start(Instant::ZERO);
+    for i in 0..(ka_vrrp::router::MAX_EVENTS as u64 + 10) {
+        r.handle_packet(
+            us(i),
+            &rx(11),
+            &advert(Version::V3, 100, 100).clone_with_vrid(9),
+        );
+    }
+    assert!(matches!(r.poll_event(), Some(Event::EventsLost { count }) if count >= 10));
+    let mut n = 0;
+    while r.poll_event().is_some() {
+        n += 1;
+    }
+    assert_eq!(n, ka_vrrp::router::MAX_EVENTS);
+}
+
+trait WithVrid {
+    fn clone_with_vrid(self, vrid: u8) -> Self;
+}
+
+impl WithVrid for ka_wire::vrrp::VrrpPacket {
+    fn clone_with_vrid(mut self, vrid: u8) -> Self {
+        self.vrid = vrid;
+        self
+    }
 }
