@@ -205,7 +205,15 @@ impl<'a> Lowerer<'a> {
 pub const TOP: BlockSpec = BlockSpec {
     name: "the top level",
     keywords: &[
-        kw("global_defs", Status::Supported),
+        kw("global_defs", Status::ParsedOnly),
+        kw("net_namespace", Status::ParsedOnly),
+        kw("net_namespace_ipvs", Status::ParsedOnly),
+        kw("namespace_with_ipsets", Status::NotSupported),
+        kw("instance", Status::ParsedOnly),
+        kw("use_pid_dir", Status::ParsedOnly),
+        kw("linkbeat_use_polling", Status::ParsedOnly),
+        kw("child_wait_time", Status::ParsedOnly),
+        kw("interface_up_down_delays", Status::ParsedOnly),
         kw("linkbeat_interfaces", Status::ParsedOnly),
         kw("track_group", Status::ParsedOnly),
         kw("static_ipaddress", Status::ParsedOnly),

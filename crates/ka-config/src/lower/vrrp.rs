@@ -1,15 +1,1026 @@
 //! Global, static, tracking and VRRP blocks.
+//!
+//! Each block kind has a keyword table below; handlers live in the submodules:
+//! [`global`] (global_defs and the top-level daemon keywords), [`net`] (address, route and
+//! rule lines), [`track`] (track_group, track_file, track_process, bfd_instance,
+//! vrrp_script, linkbeat_interfaces, interface_up_down_delays, garp_group,
+//! vrrp_sync_group), [`instance`] (vrrp_instance). Checks that need the whole file
+//! (references, duplicate VRIDs) run in [`check`].
 
-use super::Lowerer;
-use crate::syntax::Node;
+pub mod global;
+pub mod instance;
+pub mod net;
+pub mod track;
+
+use super::{kw, BlockSpec, Lowerer, Status};
+use crate::diag::Diagnostic;
+use crate::source::{FileId, Span};
+use crate::syntax::{Node, Token};
 use ka_model::config::Config;
+use ka_model::vrrp::{Fifo, Loc, ScriptCmd, Weight};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::time::Duration;
+
+use Status::{NotSupported as N, ParsedOnly as P};
+
+/// Top-level daemon keywords that keepalived 2.2.7 accepts outside `global_defs`.
+pub const TOP_DAEMON: BlockSpec = BlockSpec {
+    name: "the top level (daemon keywords)",
+    keywords: &[
+        kw("net_namespace", P),
+        kw("net_namespace_ipvs", P),
+        kw("namespace_with_ipsets", N),
+        kw("instance", P),
+        kw("use_pid_dir", P),
+        kw("linkbeat_use_polling", P),
+        kw("child_wait_time", P),
+    ],
+};
+
+/// `global_defs { ... }`.
+pub const GLOBAL_DEFS: BlockSpec = BlockSpec {
+    name: "global_defs",
+    keywords: &[
+        kw("tmp_config_directory", P),
+        kw("config_save_dir", P),
+        kw("process_names", P),
+        kw("process_name", P),
+        kw("vrrp_process_name", P),
+        kw("checker_process_name", P),
+        kw("bfd_process_name", P),
+        kw("startup_script", P),
+        kw("startup_script_timeout", P),
+        kw("shutdown_script", P),
+        kw("shutdown_script_timeout", P),
+        kw("notification_email", P),
+        kw("notification_email_from", P),
+        kw("smtp_server", P),
+        kw("smtp_helo_name", P),
+        kw("smtp_connect_timeout", P),
+        kw("smtp_alert", P),
+        kw("smtp_alert_vrrp", P),
+        kw("smtp_alert_checker", P),
+        kw("checker_log_all_failures", P),
+        kw("no_email_faults", P),
+        kw("router_id", P),
+        kw("vrrp_mcast_group4", P),
+        kw("vrrp_mcast_group6", P),
+        kw("default_interface", P),
+        kw("lvs_sync_daemon", P),
+        kw("lvs_timeouts", P),
+        kw("lvs_flush", P),
+        kw("lvs_flush_on_stop", P),
+        kw("vrrp_garp_master_delay", P),
+        kw("vrrp_garp_master_repeat", P),
+        kw("vrrp_garp_lower_prio_delay", P),
+        kw("vrrp_garp_lower_prio_repeat", P),
+        kw("vrrp_garp_master_refresh", P),
+        kw("vrrp_garp_master_refresh_repeat", P),
+        kw("vrrp_garp_interval", P),
+        kw("vrrp_gna_interval", P),
+        kw("vrrp_min_garp", P),
+        kw("vrrp_garp_extra_if", P),
+        kw("vrrp_down_timer_adverts", P),
+        kw("vrrp_lower_prio_no_advert", P),
+        kw("vrrp_higher_prio_send_advert", P),
+        kw("vrrp_version", P),
+        kw("nftables", P),
+        kw("nftables_priority", P),
+        kw("nftables_counters", P),
+        kw("nftables_ifindex", P),
+        kw("nftables_ipvs", P),
+        kw("nftables_ipvs_priority", P),
+        kw("nftables_ipvs_start_fwmark", P),
+        kw("vrrp_iptables", N),
+        kw("vrrp_ipsets", N),
+        kw("disable_local_igmp", P),
+        kw("vrrp_check_unicast_src", P),
+        kw("vrrp_skip_check_adv_addr", P),
+        kw("vrrp_strict", P),
+        kw("vrrp_notify_priority_changes", P),
+        kw("max_auto_priority", P),
+        kw("min_auto_priority_delay", P),
+        kw("vrrp_priority", P),
+        kw("checker_priority", P),
+        kw("bfd_priority", P),
+        kw("vrrp_no_swap", P),
+        kw("checker_no_swap", P),
+        kw("bfd_no_swap", P),
+        kw("vrrp_cpu_affinity", P),
+        kw("checker_cpu_affinity", P),
+        kw("bfd_cpu_affinity", P),
+        kw("vrrp_rt_priority", P),
+        kw("checker_rt_priority", P),
+        kw("bfd_rt_priority", P),
+        kw("vrrp_rlimit_rttime", P),
+        kw("checker_rlimit_rttime", P),
+        kw("bfd_rlimit_rttime", P),
+        kw("vrrp_rlimit_rtime", P),
+        kw("checker_rlimit_rtime", P),
+        kw("bfd_rlimit_rtime", P),
+        kw("snmp_socket", N),
+        kw("enable_snmp_vrrp", N),
+        kw("enable_snmp_keepalived", N),
+        kw("enable_snmp_checker", N),
+        kw("enable_snmp_rfc", N),
+        kw("enable_snmp_rfcv2", N),
+        kw("enable_snmp_rfcv3", N),
+        kw("enable_traps", N),
+        kw("enable_dbus", N),
+        kw("dbus_service_name", N),
+        kw("script_user", P),
+        kw("enable_script_security", P),
+        kw("notify_fifo", P),
+        kw("notify_fifo_script", P),
+        kw("vrrp_notify_fifo", P),
+        kw("vrrp_notify_fifo_script", P),
+        kw("lvs_notify_fifo", P),
+        kw("lvs_notify_fifo_script", P),
+        kw("fifo_write_vrrp_states_on_reload", P),
+        kw("dynamic_interfaces", P),
+        kw("vrrp_netlink_cmd_rcv_bufs", P),
+        kw("vrrp_netlink_cmd_rcv_bufs_force", P),
+        kw("vrrp_netlink_monitor_rcv_bufs", P),
+        kw("vrrp_netlink_monitor_rcv_bufs_force", P),
+        kw("lvs_netlink_cmd_rcv_bufs", P),
+        kw("lvs_netlink_cmd_rcv_bufs_force", P),
+        kw("lvs_netlink_monitor_rcv_bufs", P),
+        kw("lvs_netlink_monitor_rcv_bufs_force", P),
+        kw("process_monitor_rcv_bufs", P),
+        kw("process_monitor_rcv_bufs_force", P),
+        kw("vrrp_rx_bufs_policy", P),
+        kw("vrrp_rx_bufs_multiplier", P),
+        kw("rs_init_notifies", P),
+        kw("no_checker_emails", P),
+        kw("umask", P),
+        kw("vrrp_startup_delay", P),
+        kw("log_unknown_vrids", P),
+        kw("vmac_prefix", P),
+        kw("vmac_addr_prefix", P),
+        kw("random_seed", P),
+        kw("reload_check_config", P),
+        kw("include_check", P),
+        kw("reload_time_file", P),
+        kw("reload_repeat", P),
+        kw("reload_file", P),
+        kw("data_use_instance", P),
+    ],
+};
+
+/// `linkbeat_interfaces { IF [MII|ETHTOOL|IOCTL] ... }` (a list; the table holds the methods).
+pub const LINKBEAT_INTERFACES: BlockSpec = BlockSpec {
+    name: "linkbeat_interfaces",
+    keywords: &[kw("MII", P), kw("ETHTOOL", P), kw("IOCTL", P)],
+};
+
+/// `track_group NAME { group { ... } }`.
+pub const TRACK_GROUP: BlockSpec = BlockSpec {
+    name: "track_group",
+    keywords: &[kw("group", P)],
+};
+
+/// `track_file NAME { ... }` (also `vrrp_track_file`).
+pub const TRACK_FILE: BlockSpec = BlockSpec {
+    name: "track_file",
+    keywords: &[kw("file", P), kw("weight", P), kw("init_file", P)],
+};
+
+/// `vrrp_track_process NAME { ... }` (also `track_process`).
+pub const TRACK_PROCESS: BlockSpec = BlockSpec {
+    name: "vrrp_track_process",
+    keywords: &[
+        kw("process", P),
+        kw("param_match", P),
+        kw("weight", P),
+        kw("quorum", P),
+        kw("quorum_max", P),
+        kw("fork_delay", P),
+        kw("terminate_delay", P),
+        kw("delay", P),
+        kw("full_command", P),
+    ],
+};
+
+/// `bfd_instance NAME { ... }`.
+pub const BFD_INSTANCE: BlockSpec = BlockSpec {
+    name: "bfd_instance",
+    keywords: &[
+        kw("neighbor_ip", P),
+        kw("neighbour_ip", P),
+        kw("source_ip", P),
+        kw("min_rx", P),
+        kw("min_tx", P),
+        kw("idle_tx", P),
+        kw("multiplier", P),
+        kw("passive", P),
+        kw("ttl", P),
+        kw("hoplimit", P),
+        kw("max_hops", P),
+        kw("weight", P),
+        kw("vrrp", P),
+        kw("checker", P),
+    ],
+};
+
+/// `vrrp_script NAME { ... }`.
+pub const VRRP_SCRIPT: BlockSpec = BlockSpec {
+    name: "vrrp_script",
+    keywords: &[
+        kw("script", P),
+        kw("interval", P),
+        kw("timeout", P),
+        kw("weight", P),
+        kw("rise", P),
+        kw("fall", P),
+        kw("user", P),
+        kw("init_fail", P),
+    ],
+};
+
+/// `vrrp_sync_group NAME { ... }`.
+pub const VRRP_SYNC_GROUP: BlockSpec = BlockSpec {
+    name: "vrrp_sync_group",
+    keywords: &[
+        kw("group", P),
+        kw("track_interface", P),
+        kw("track_script", P),
+        kw("track_file", P),
+        kw("track_process", P),
+        kw("track_bfd", P),
+        kw("notify_master", P),
+        kw("notify_backup", P),
+        kw("notify_fault", P),
+        kw("notify_stop", P),
+        kw("notify_deleted", P),
+        kw("notify", P),
+        kw("notify_priority_changes", P),
+        kw("smtp_alert", P),
+        kw("global_tracking", P),
+        kw("sync_group_tracking_weight", P),
+    ],
+};
+
+/// `garp_group { ... }`.
+pub const GARP_GROUP: BlockSpec = BlockSpec {
+    name: "garp_group",
+    keywords: &[
+        kw("garp_interval", P),
+        kw("gna_interval", P),
+        kw("interface", P),
+        kw("interfaces", P),
+    ],
+};
+
+/// `vrrp_instance NAME { ... }`.
+pub const VRRP_INSTANCE: BlockSpec = BlockSpec {
+    name: "vrrp_instance",
+    keywords: &[
+        kw("state", P),
+        kw("interface", P),
+        kw("vrf", P),
+        kw("use_vmac", P),
+        kw("use_vmac_addr", P),
+        kw("vmac_xmit_base", P),
+        kw("use_ipvlan", N),
+        kw("native_ipv6", P),
+        kw("dont_track_primary", P),
+        kw("track_interface", P),
+        kw("track_script", P),
+        kw("track_file", P),
+        kw("track_process", P),
+        kw("track_bfd", P),
+        kw("mcast_src_ip", P),
+        kw("unicast_src_ip", P),
+        kw("mcast_dst_ip", P),
+        kw("track_src_ip", P),
+        kw("version", P),
+        kw("check_unicast_src", P),
+        kw("unicast_peer", P),
+        kw("unicast_fault_no_peer", P),
+        kw("unicast_ttl", P),
+        kw("old_unicast_checksum", N),
+        kw("garp_master_delay", P),
+        kw("garp_master_repeat", P),
+        kw("garp_lower_prio_delay", P),
+        kw("garp_lower_prio_repeat", P),
+        kw("garp_master_refresh", P),
+        kw("garp_master_refresh_repeat", P),
+        kw("garp_extra_if", P),
+        kw("down_timer_adverts", P),
+        kw("lower_prio_no_advert", P),
+        kw("higher_prio_send_advert", P),
+        kw("virtual_router_id", P),
+        kw("priority", P),
+        kw("advert_int", P),
+        kw("authentication", P),
+        kw("virtual_ipaddress", P),
+        kw("virtual_ipaddress_excluded", P),
+        kw("promote_secondaries", P),
+        kw("virtual_routes", P),
+        kw("virtual_rules", P),
+        kw("accept", P),
+        kw("no_accept", P),
+        kw("nopreempt", P),
+        kw("preempt", P),
+        kw("preempt_delay", P),
+        kw("skip_check_adv_addr", P),
+        kw("strict_mode", P),
+        kw("debug", P),
+        kw("notify_master", P),
+        kw("notify_backup", P),
+        kw("notify_fault", P),
+        kw("notify_stop", P),
+        kw("notify_deleted", P),
+        kw("notify", P),
+        kw("notify_master_rx_lower_pri", P),
+        kw("notify_priority_changes", P),
+        kw("smtp_alert", P),
+        kw("kernel_rx_buf_size", P),
+        kw("linkbeat_use_polling", P),
+    ],
+};
+
+/// `authentication { ... }` inside a vrrp_instance.
+pub const AUTHENTICATION: BlockSpec = BlockSpec {
+    name: "authentication",
+    keywords: &[kw("auth_type", P), kw("auth_pass", P)],
+};
+
+/// Options of an address line (`virtual_ipaddress`, `virtual_ipaddress_excluded`,
+/// `static_ipaddress`).
+pub const ADDRESS_OPTIONS: BlockSpec = BlockSpec {
+    name: "an address line",
+    keywords: &[
+        kw("brd", P),
+        kw("broadcast", P),
+        kw("dev", P),
+        kw("scope", P),
+        kw("label", P),
+        kw("peer", P),
+        kw("home", P),
+        kw("-nodad", P),
+        kw("mngtmpaddr", P),
+        kw("noprefixroute", P),
+        kw("autojoin", P),
+        kw("no_track", P),
+        kw("use_vmac", P),
+        kw("track_group", P),
+        kw("preferred_lft", P),
+    ],
+};
+
+/// Options of a route line (`virtual_routes`, `static_routes`).
+pub const ROUTE_OPTIONS: BlockSpec = BlockSpec {
+    name: "a route line",
+    keywords: &[
+        kw("src", P),
+        kw("to", P),
+        kw("via", P),
+        kw("gw", P),
+        kw("or", P),
+        kw("dev", P),
+        kw("oif", P),
+        kw("scope", P),
+        kw("table", P),
+        kw("metric", P),
+        kw("priority", P),
+        kw("preference", P),
+        kw("protocol", P),
+        kw("proto", P),
+        kw("tos", P),
+        kw("dsfield", P),
+        kw("onlink", P),
+        kw("realms", P),
+        kw("mtu", P),
+        kw("advmss", P),
+        kw("rtt", P),
+        kw("rttvar", P),
+        kw("reordering", P),
+        kw("window", P),
+        kw("cwnd", P),
+        kw("ssthresh", P),
+        kw("rto_min", P),
+        kw("initcwnd", P),
+        kw("initrwnd", P),
+        kw("hoplimit", P),
+        kw("quickack", P),
+        kw("fastopen_no_cookie", P),
+        kw("features", P),
+        kw("congctl", P),
+        kw("pref", P),
+        kw("expires", P),
+        kw("vrf", P),
+        kw("encap", P),
+        kw("ttl-propagate", P),
+        kw("nexthop", P),
+        kw("weight", P),
+        kw("append", P),
+        kw("no_track", P),
+        kw("track_group", P),
+        kw("inet", P),
+        kw("inet6", P),
+        kw("blackhole", P),
+        kw("unreachable", P),
+        kw("prohibit", P),
+        kw("throw", P),
+        kw("local", P),
+        kw("broadcast", P),
+        kw("anycast", P),
+        kw("multicast", P),
+        kw("nat", P),
+        kw("unicast", P),
+    ],
+};
+
+/// Options of a rule line (`virtual_rules`, `static_rules`).
+pub const RULE_OPTIONS: BlockSpec = BlockSpec {
+    name: "a rule line",
+    keywords: &[
+        kw("from", P),
+        kw("to", P),
+        kw("not", P),
+        kw("table", P),
+        kw("lookup", P),
+        kw("preference", P),
+        kw("priority", P),
+        kw("order", P),
+        kw("tos", P),
+        kw("dsfield", P),
+        kw("fwmark", P),
+        kw("realms", P),
+        kw("goto", P),
+        kw("iif", P),
+        kw("dev", P),
+        kw("oif", P),
+        kw("suppress_prefixlength", P),
+        kw("suppress_ifgroup", P),
+        kw("uidrange", P),
+        kw("l3mdev", P),
+        kw("protocol", P),
+        kw("ip_proto", P),
+        kw("sport", P),
+        kw("dport", P),
+        kw("tunnel-id", P),
+        kw("tun_id", P),
+        kw("blackhole", P),
+        kw("unreachable", P),
+        kw("prohibit", P),
+        kw("nop", P),
+        kw("no_track", P),
+        kw("track_group", P),
+        kw("inet", P),
+        kw("inet6", P),
+    ],
+};
+
+/// Every keyword table of the VRRP side (docs/COMPATIBILITY.md is checked against these).
+pub const VRRP_BLOCKS: &[&BlockSpec] = &[
+    &TOP_DAEMON,
+    &GLOBAL_DEFS,
+    &LINKBEAT_INTERFACES,
+    &TRACK_GROUP,
+    &TRACK_FILE,
+    &TRACK_PROCESS,
+    &BFD_INSTANCE,
+    &VRRP_SCRIPT,
+    &VRRP_SYNC_GROUP,
+    &GARP_GROUP,
+    &VRRP_INSTANCE,
+    &AUTHENTICATION,
+    &ADDRESS_OPTIONS,
+    &ROUTE_OPTIONS,
+    &RULE_OPTIONS,
+];
 
 /// Lowers one top-level block that is not an LVS block.
 pub fn lower_top(cx: &mut Lowerer<'_>, cfg: &mut Config, node: &Node) {
-    let _ = (cx, cfg, node);
+    let v = &mut cfg.vrrp;
+    match node.keyword.text.as_str() {
+        "global_defs" => global::lower_global_defs(cx, &mut v.global, node),
+        "linkbeat_interfaces" => track::lower_linkbeat(cx, v, node),
+        "interface_up_down_delays" => track::lower_up_down_delays(cx, v, node),
+        "track_group" => track::lower_track_group(cx, v, node),
+        "static_ipaddress" => {
+            for n in cx.block(node) {
+                if let Some(a) = net::lower_address(cx, n, net::AddrCtx::Static) {
+                    v.static_addresses.push(a);
+                }
+            }
+        }
+        "static_routes" => {
+            for n in cx.block(node) {
+                if let Some(r) = net::lower_route(cx, n, true) {
+                    v.static_routes.push(r);
+                }
+            }
+        }
+        "static_rules" => {
+            for n in cx.block(node) {
+                if let Some(r) = net::lower_rule(cx, n, true) {
+                    v.static_rules.push(r);
+                }
+            }
+        }
+        "track_file" | "vrrp_track_file" => track::lower_track_file(cx, v, node),
+        "track_process" | "vrrp_track_process" => track::lower_track_process(cx, v, node),
+        "bfd_instance" => track::lower_bfd(cx, v, node),
+        "vrrp_script" => track::lower_script(cx, v, node),
+        "vrrp_sync_group" => track::lower_sync_group(cx, v, node),
+        "garp_group" => track::lower_garp_group(cx, v, node),
+        "vrrp_instance" => instance::lower_instance(cx, v, node),
+        k if TOP_DAEMON.status(k).is_some() => {
+            if cx.admit(node, &TOP_DAEMON) {
+                global::lower_daemon_keyword(cx, &mut v.global, node);
+            }
+        }
+        _ => cx.unknown_keyword(node, &super::TOP),
+    }
 }
 
 /// Cross-reference and consistency checks over the VRRP side.
 pub fn check(cx: &mut Lowerer<'_>, cfg: &Config) {
-    let _ = (cx, cfg);
+    let v = &cfg.vrrp;
+    let dropped: HashSet<&str> = v.dropped.iter().map(String::as_str).collect();
+    let scripts: HashSet<&str> = v.scripts.iter().map(|s| s.name.as_str()).collect();
+    let files: HashSet<&str> = v.track_files.iter().map(|s| s.name.as_str()).collect();
+    let procs: HashSet<&str> = v.track_processes.iter().map(|s| s.name.as_str()).collect();
+    let bfds: HashSet<&str> = v.bfd_instances.iter().map(|s| s.name.as_str()).collect();
+    let insts: HashSet<&str> = v.instances.iter().map(|s| s.name.as_str()).collect();
+
+    let refs = |cx: &mut Lowerer<'_>, t: &ka_model::vrrp::Tracking| {
+        let sets: [(&[ka_model::vrrp::TrackRef], &HashSet<&str>, &str, &str); 4] = [
+            (&t.scripts, &scripts, "vrrp_script", "track_script"),
+            (&t.files, &files, "track_file", "track_file"),
+            (&t.processes, &procs, "vrrp_track_process", "track_process"),
+            (&t.bfds, &bfds, "bfd_instance", "track_bfd"),
+        ];
+        for (list, set, block, kwd) in sets {
+            for r in list {
+                if set.contains(r.name.as_str()) || dropped.contains(r.name.as_str()) {
+                    continue;
+                }
+                let mut d = Diagnostic::error(
+                    span(r.loc),
+                    format!("{kwd} refers to `{}`, but no {block} has that name", r.name),
+                );
+                d = match super::did_you_mean_in(&r.name, set.iter().copied()) {
+                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                    None => d.with_help(format!(
+                        "define `{block} {} {{ ... }}` or remove the reference",
+                        r.name
+                    )),
+                };
+                cx.push(d);
+            }
+        }
+    };
+    for i in &v.instances {
+        refs(cx, &i.track);
+    }
+    for g in &v.sync_groups {
+        refs(cx, &g.track);
+    }
+
+    // Sync group and track group members must be instances; an instance in two sync groups
+    // is refused by keepalived.
+    let mut member_of: HashMap<&str, &str> = HashMap::new();
+    for g in &v.sync_groups {
+        for (name, loc) in g.instances.iter().zip(&g.instance_locs) {
+            if !insts.contains(name.as_str()) && !dropped.contains(name.as_str()) {
+                let mut d = Diagnostic::error(
+                    span(*loc),
+                    format!(
+                        "vrrp_sync_group `{}` lists `{name}`, but no vrrp_instance has that name",
+                        g.name
+                    ),
+                );
+                if let Some(s) = super::did_you_mean_in(name, insts.iter().copied()) {
+                    d = d.with_help(format!("did you mean `{s}`?"));
+                }
+                cx.push(d);
+            } else if let Some(other) = member_of.insert(name.as_str(), g.name.as_str()) {
+                if other != g.name {
+                    cx.push(
+                        Diagnostic::error(
+                            span(*loc),
+                            format!(
+                                "vrrp_instance `{name}` is already in vrrp_sync_group `{other}`"
+                            ),
+                        )
+                        .with_help("an instance can belong to one sync group only"),
+                    );
+                }
+            }
+        }
+        if g.instances.len() == 1 {
+            if let Some(loc) = g.instance_locs.first() {
+                cx.push(
+                    Diagnostic::warning(
+                        span(*loc),
+                        format!("vrrp_sync_group `{}` has only one member", g.name),
+                    )
+                    .with_help("keepalived removes sync groups with a single instance"),
+                );
+            }
+        }
+    }
+    for g in &v.track_groups {
+        for (name, loc) in g.instances.iter().zip(&g.instance_locs) {
+            if !insts.contains(name.as_str()) && !dropped.contains(name.as_str()) {
+                cx.push(
+                    Diagnostic::error(
+                        span(*loc),
+                        format!(
+                            "track_group `{}` lists `{name}`, but no vrrp_instance has that name",
+                            g.name
+                        ),
+                    )
+                    .with_help("list vrrp_instance names in `group { ... }`"),
+                );
+            }
+        }
+    }
+    let tgroups: HashSet<&str> = v.track_groups.iter().map(|g| g.name.as_str()).collect();
+    let static_tg = v
+        .static_addresses
+        .iter()
+        .filter_map(|a| a.track_group.as_deref())
+        .chain(
+            v.static_routes
+                .iter()
+                .filter_map(|r| r.track_group.as_deref()),
+        )
+        .chain(
+            v.static_rules
+                .iter()
+                .filter_map(|r| r.track_group.as_deref()),
+        );
+    for tg in static_tg {
+        if !tgroups.contains(tg) && !dropped.contains(tg) {
+            cx.push(Diagnostic {
+                severity: crate::diag::Severity::Error,
+                span: None,
+                message: format!("track_group `{tg}` is used by a static address, route or rule but is not defined"),
+                help: Some(format!("define `track_group {tg} {{ group {{ ... }} }}`")),
+            });
+        }
+    }
+
+    // The same VRID on one interface and address family (with multicast, or with
+    // overlapping unicast peers) makes two instances answer each other's adverts.
+    let mut seen: HashMap<
+        (String, bool, u8, Option<std::net::IpAddr>),
+        &ka_model::vrrp::VrrpInstance,
+    > = HashMap::new();
+    for i in &v.instances {
+        let Some(ifname) = i.interface.clone() else {
+            continue;
+        };
+        let dst = if i.unicast_peers.is_empty() {
+            Some(i.mcast_dst_ip)
+        } else {
+            None
+        };
+        let key = (ifname.clone(), i.ipv6, i.vrid.get(), dst);
+        if let Some(prev) = seen.get(&key) {
+            let overlap = i.unicast_peers.is_empty()
+                || i.unicast_peers
+                    .iter()
+                    .any(|p| prev.unicast_peers.iter().any(|q| q.addr == p.addr));
+            if overlap {
+                cx.push(
+                    Diagnostic::error(
+                        span(i.locs.vrid),
+                        format!(
+                            "virtual_router_id {} is already used by vrrp_instance `{}` on interface {ifname} ({})",
+                            i.vrid,
+                            prev.name,
+                            if i.ipv6 { "IPv6" } else { "IPv4" }
+                        ),
+                    )
+                    .with_help("give each instance on an interface and address family its own virtual_router_id"),
+                );
+            }
+        } else {
+            seen.insert(key, i);
+        }
+    }
+
+    // lvs_sync_daemon follows an instance.
+    if let Some(sd) = &v.global.lvs_sync_daemon {
+        if let Some(inst) = &sd.instance {
+            if !insts.contains(inst.as_str()) && !dropped.contains(inst.as_str()) {
+                cx.push(Diagnostic {
+                    severity: crate::diag::Severity::Error,
+                    span: None,
+                    message: format!(
+                        "lvs_sync_daemon refers to vrrp_instance `{inst}`, which is not defined"
+                    ),
+                    help: Some("name an existing vrrp_instance after the interface".to_owned()),
+                });
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Shared helpers.
+
+/// A span as a model location.
+pub(crate) fn loc(s: Span) -> Loc {
+    Loc {
+        file: s.file.0,
+        line: s.line,
+        col: s.col,
+        len: s.len,
+    }
+}
+
+/// A model location as a span.
+pub(crate) fn span(l: Loc) -> Span {
+    Span {
+        file: FileId(l.file),
+        line: l.line,
+        col: l.col,
+        len: l.len,
+    }
+}
+
+/// The single string argument of a keyword.
+pub(crate) fn str_arg(cx: &mut Lowerer<'_>, node: &Node, what: &str) -> Option<String> {
+    cx.one_arg(node, what).map(|t| t.text.clone())
+}
+
+/// An unsigned argument converted to the target type.
+pub(crate) fn uint_arg<T: TryFrom<u64>>(
+    cx: &mut Lowerer<'_>,
+    node: &Node,
+    min: u64,
+    max: u64,
+) -> Option<T> {
+    let t = cx.one_arg(node, &format!("a number {min}..={max}"))?;
+    let v = cx.uint(t, min, max)?;
+    T::try_from(v).ok()
+}
+
+/// A signed argument converted to the target type.
+pub(crate) fn int_arg<T: TryFrom<i64>>(
+    cx: &mut Lowerer<'_>,
+    node: &Node,
+    min: i64,
+    max: i64,
+) -> Option<T> {
+    let t = cx.one_arg(node, &format!("a number {min}..={max}"))?;
+    let v = cx.int(t, min, max)?;
+    T::try_from(v).ok()
+}
+
+/// A decimal number of seconds.
+pub(crate) fn secs_arg(
+    cx: &mut Lowerer<'_>,
+    node: &Node,
+    min: Duration,
+    max: Duration,
+) -> Option<Duration> {
+    let t = cx.one_arg(node, "a number of seconds")?;
+    cx.seconds(t, min, max)
+}
+
+/// A boolean keyword with an optional argument (extra arguments get a warning).
+pub(crate) fn flag_arg(cx: &mut Lowerer<'_>, node: &Node) -> Option<bool> {
+    if let Some(extra) = node.args.get(1) {
+        cx.warning(
+            extra.span,
+            format!(
+                "extra argument `{}` to `{}` is ignored",
+                extra.text, node.keyword.text
+            ),
+        );
+    }
+    cx.flag(node)
+}
+
+/// A keyword that takes no argument; arguments get a warning.
+pub(crate) fn bare(cx: &mut Lowerer<'_>, node: &Node) -> bool {
+    if let Some(extra) = node.args.first() {
+        cx.warning(
+            extra.span,
+            format!(
+                "`{}` takes no argument; `{}` is ignored",
+                node.keyword.text, extra.text
+            ),
+        );
+    }
+    true
+}
+
+/// Splits a command line as keepalived does: whitespace separates words, single quotes
+/// group words (and are removed).
+pub(crate) fn split_command(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_quote = false;
+    let mut has = false;
+    for c in s.chars() {
+        match c {
+            '\'' => {
+                in_quote = !in_quote;
+                has = true;
+            }
+            c if c.is_whitespace() && !in_quote => {
+                if has {
+                    out.push(std::mem::take(&mut cur));
+                    has = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                has = true;
+            }
+        }
+    }
+    if has {
+        out.push(cur);
+    }
+    out
+}
+
+/// A notify-style script: `KEYWORD SCRIPT [USER [GROUP]]`, where SCRIPT may be a quoted
+/// command line with arguments.
+pub(crate) fn notify_script(cx: &mut Lowerer<'_>, node: &Node) -> Option<ScriptCmd> {
+    let first = cx.one_arg_multi(node, "a script path or a quoted command line")?;
+    let argv = split_command(&first.text);
+    if argv.is_empty() {
+        cx.error(first.span, "the script command line is empty");
+        return None;
+    }
+    if let Some(extra) = node.args.get(3) {
+        cx.warning(
+            extra.span,
+            format!(
+                "extra argument `{}` is ignored (expected SCRIPT [USER [GROUP]]; quote a command line with arguments)",
+                extra.text
+            ),
+        );
+    }
+    Some(ScriptCmd {
+        argv,
+        user: node.args.get(1).map(|t| t.text.clone()),
+        group: node.args.get(2).map(|t| t.text.clone()),
+    })
+}
+
+/// `KEYWORD FIFO [USER [GROUP]]`.
+pub(crate) fn fifo(cx: &mut Lowerer<'_>, node: &Node) -> Option<Fifo> {
+    let first = cx.one_arg_multi(node, "a FIFO path")?;
+    Some(Fifo {
+        path: first.text.clone(),
+        user: node.args.get(1).map(|t| t.text.clone()),
+        group: node.args.get(2).map(|t| t.text.clone()),
+    })
+}
+
+/// Parses `weight N [reverse|noreverse|no_reverse]` from a list of words starting at `i`
+/// (the word `weight`). Returns the weight and the index after it.
+pub(crate) fn weight_words(
+    cx: &mut Lowerer<'_>,
+    words: &[&Token],
+    i: usize,
+    min: i64,
+    max: i64,
+) -> (Option<Weight>, usize) {
+    let Some(kwt) = words.get(i) else {
+        return (None, i);
+    };
+    let Some(vt) = words.get(i + 1) else {
+        cx.error(kwt.span, format!("`weight` needs a number {min}..={max}"));
+        return (None, i + 1);
+    };
+    let Some(v) = cx.int(vt, min, max) else {
+        return (None, i + 2);
+    };
+    let mut reverse = false;
+    let mut j = i + 2;
+    if let Some(r) = words.get(j) {
+        match r.text.as_str() {
+            "reverse" => {
+                reverse = true;
+                j += 1;
+            }
+            "noreverse" | "no_reverse" => j += 1,
+            _ => {}
+        }
+    }
+    let value = i32::try_from(v).unwrap_or(0);
+    (Some(Weight { value, reverse }), j)
+}
+
+/// The name of a named block (`vrrp_instance NAME { ... }`).
+pub(crate) fn block_name(cx: &mut Lowerer<'_>, node: &Node) -> Option<String> {
+    match node.args.first() {
+        Some(t) => {
+            if let Some(extra) = node.args.get(1) {
+                cx.warning(
+                    extra.span,
+                    format!(
+                        "extra argument `{}` after the name of `{}` is ignored",
+                        extra.text, node.keyword.text
+                    ),
+                );
+            }
+            Some(t.text.clone())
+        }
+        None => {
+            cx.push(
+                Diagnostic::error(
+                    node.keyword.span,
+                    format!("`{}` needs a name", node.keyword.text),
+                )
+                .with_help(format!("write `{} NAME {{ ... }}`", node.keyword.text)),
+            );
+            None
+        }
+    }
+}
+
+/// Reports a second definition of a named block.
+pub(crate) fn duplicate(cx: &mut Lowerer<'_>, node: &Node, name: &str) {
+    let at = node.args.first().map_or(node.keyword.span, |t| t.span);
+    cx.push(
+        Diagnostic::error(
+            at,
+            format!("{} `{name}` is already defined", node.keyword.text),
+        )
+        .with_help("keepalived ignores the second definition; rename or merge them"),
+    );
+}
+
+/// Checks that a script exists and is executable (the first word of its command line).
+pub(crate) fn check_script(cx: &mut Lowerer<'_>, at: Span, what: &str, cmd: &ScriptCmd) {
+    let path = cmd.path();
+    if !path.starts_with('/') {
+        // keepalived searches PATH for relative names; only absolute paths are checked.
+        return;
+    }
+    let p = Path::new(path);
+    if !cx.env.fs.exists(p) {
+        cx.push(
+            Diagnostic::warning(at, format!("{what} `{path}` does not exist"))
+                .with_help("create the script, or fix the path (keepalived will fail to run it)"),
+        );
+    } else if !cx.env.fs.is_executable(p) {
+        cx.push(
+            Diagnostic::warning(at, format!("{what} `{path}` is not executable"))
+                .with_help(format!("run `chmod +x {path}`")),
+        );
+    }
+}
+
+/// Checks an interface name against the host's interfaces, when they are known.
+pub(crate) fn check_interface(cx: &mut Lowerer<'_>, at: Span, name: &str) {
+    let Some(list) = &cx.env.interfaces else {
+        return;
+    };
+    if list.iter().any(|i| i == name) {
+        return;
+    }
+    let mut d = Diagnostic::warning(
+        at,
+        format!("interface `{name}` does not exist on this host"),
+    );
+    d = match super::did_you_mean_in(name, list.iter().map(String::as_str)) {
+        Some(s) => d.with_help(format!("did you mean `{s}`?")),
+        None => d.with_help(
+            "check the name with `ip link`, or set `dynamic_interfaces` in global_defs if it is created later",
+        ),
+    };
+    cx.push(d);
+}
+
+/// The entries of a list block (`group { VI_1 VI_2 }`): every word of every line, with
+/// its span.
+pub(crate) fn list_words<'n>(cx: &mut Lowerer<'_>, node: &'n Node) -> Vec<&'n Token> {
+    let mut out = Vec::new();
+    for n in cx.block(node) {
+        out.push(&n.keyword);
+        out.extend(n.args.iter());
+    }
+    out
+}
+
+impl Lowerer<'_> {
+    /// The first argument of a keyword that may take more (no extra-argument warning).
+    pub(crate) fn one_arg_multi<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n Token> {
+        match node.args.first() {
+            Some(t) => Some(t),
+            None => {
+                self.error(
+                    node.keyword.span,
+                    format!("`{}` needs {what}", node.keyword.text),
+                );
+                None
+            }
+        }
+    }
 }
