@@ -23,6 +23,24 @@
 //!    [`Router::poll_transmit`] (adverts, GARPs, NAs) and [`Router::poll_event`].
 //! 4. [`Router::shutdown`]`(now)`, drain once more (priority 0 adverts, address removals).
 //!
+//! ```
+//! use ka_vrrp::{IfaceId, Instant, InstanceConfig, Router, RouterConfig, StateKind, VipConfig};
+//! use ka_model::Vrid;
+//!
+//! let mut cfg = InstanceConfig::new("VI_1", Vrid::new(51)?, IfaceId(1), "192.0.2.12".parse()?);
+//! cfg.vips = vec![VipConfig::host("192.0.2.1".parse()?)];
+//! let mut router = Router::new(RouterConfig { instances: vec![cfg], sync_groups: vec![] })?;
+//! router.start(Instant::ZERO);
+//! // Nobody else on the link: Master_Down_Interval (3 x 1 s + skew at priority 100) later...
+//! let deadline = router.poll_timeout().ok_or("no timer")?;
+//! assert_eq!(deadline, Instant::from_micros(3_609_375));
+//! router.handle_timeout(deadline);
+//! assert_eq!(router.instances()[0].state().kind(), StateKind::Master);
+//! while let Some(action) = router.poll_action() { /* add 192.0.2.1 ... */ let _ = action; }
+//! while let Some(tx) = router.poll_transmit() { /* one advert, then 5 GARPs */ let _ = tx; }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! Every input can also be given as one [`Input`] value to [`Router::handle`], so a run can
 //! be recorded and replayed bit for bit; the engine is deterministic (no hashing, no
 //! randomness, configuration order everywhere).
@@ -32,6 +50,11 @@
 //! It decodes packets with `ka-wire`, verifies checksums and IPsec-AH ICVs (reported in
 //! [`RxMeta`]), encodes [`Transmit::Advert`] (computing the checksum: the engine leaves it 0),
 //! and applies [`Action`]s.
+//!
+//! A router must not be handed its own adverts (keepalived turns multicast loopback off).
+//! A simulator delivers each [`Transmit::Advert`] to the other routers of the link
+//! ([`Transmit::to_rx`] builds the receiver's view), multicast to all of them, unicast to
+//! the router owning `dst`.
 //!
 //! # keepalived facts reproduced
 //!
@@ -44,6 +67,18 @@
 //!   multicast instances, so keepalived's IPv6 unicast adverts (hop limit 64) are accepted.
 //! * On becoming master: advert, then `garp_master_repeat` (5) GARP/NA per address, and
 //!   the same again after `garp_master_delay` (5 s).
+//!
+//! # Choices where keepalived 2.2.7 and the RFCs differ
+//!
+//! * Count IPvX Addr: RFC 3768 section 7.1 says MUST match; keepalived's own count check is
+//!   defeated by an operator-precedence slip (`naddr != empty ? 0 : size`). The engine
+//!   checks count and list together, and skips both with `skip_check_adv_addr` for the
+//!   current master (as keepalived skips its list check).
+//! * A master yielding to a higher priority v3 advert uses the advertised interval for
+//!   its new Master_Down_Interval (RFC 5798 section 6.4.3); keepalived recomputes it from
+//!   its own interval until the next advert arrives.
+//! * The AH ICV and checksums are verified outside (in the I/O layer), reported through
+//!   [`RxMeta`].
 
 pub mod config;
 pub mod instance;

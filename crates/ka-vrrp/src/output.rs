@@ -54,6 +54,31 @@ pub enum Transmit {
 }
 
 impl Transmit {
+    /// What a router on the same link receives from this advert on its interface `iface`
+    /// (TTL kept, checksum assumed good, no AH): handy for simulators. `None` for GARP/NA.
+    pub fn to_rx(&self, iface: IfaceId) -> Option<(crate::RxMeta, VrrpPacket)> {
+        match self {
+            Transmit::Advert {
+                src,
+                dst,
+                ttl,
+                packet,
+                ..
+            } => Some((
+                crate::RxMeta {
+                    iface,
+                    src: *src,
+                    dst: *dst,
+                    ttl: Some(*ttl),
+                    ah: crate::AhStatus::Absent,
+                    checksum_ok: true,
+                },
+                packet.clone(),
+            )),
+            _ => None,
+        }
+    }
+
     /// The instance that asked for this transmission.
     pub fn instance(&self) -> InstanceId {
         match self {

@@ -205,30 +205,15 @@ impl Lan {
             return;
         }
         for t in d.tx {
-            if let Transmit::Advert {
-                src,
-                dst,
-                ttl,
-                packet,
-                iface,
-                ..
-            } = t
-            {
-                for to in 0..self.routers.len() {
-                    if to == from {
-                        continue;
-                    }
-                    let meta = RxMeta {
-                        iface,
-                        src,
-                        dst,
-                        ttl: Some(ttl),
-                        ah: ka_vrrp::AhStatus::Absent,
-                        checksum_ok: true,
-                    };
-                    self.routers[to].handle_packet(self.now, &meta, &packet);
-                    self.deliver(to);
+            let Some((meta, packet)) = t.to_rx(IF) else {
+                continue;
+            };
+            for to in 0..self.routers.len() {
+                if to == from {
+                    continue;
                 }
+                self.routers[to].handle_packet(self.now, &meta, &packet);
+                self.deliver(to);
             }
         }
     }
