@@ -1,0 +1,1339 @@
+//! Lowering of virtual_server_group, virtual_server, real_server and every checker.
+
+// Test helpers outside #[test] functions: a panic here is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use ka_config::lower::lvs::{self, LVS_BLOCKS};
+use ka_config::lower::{lower, Env, Status};
+use ka_config::source::{FileId, FileSystem};
+use ka_config::syntax::{build_tree, tokenize};
+use ka_config::{Diagnostic, Severity};
+use ka_model::config::Config;
+use ka_model::lvs::*;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+/// In-memory file system: path -> executable?
+#[derive(Default)]
+struct MemFs(BTreeMap<String, bool>);
+
+impl FileSystem for MemFs {
+    fn read(&self, path: &Path) -> std::io::Result<String> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            path.display().to_string(),
+        ))
+    }
+    fn read_dir(&self, _: &Path) -> std::io::Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+    fn exists(&self, path: &Path) -> bool {
+        self.0.contains_key(path.to_str().unwrap_or(""))
+    }
+    fn is_executable(&self, path: &Path) -> bool {
+        self.0
+            .get(path.to_str().unwrap_or(""))
+            .copied()
+            .unwrap_or(false)
+    }
+}
+
+fn fs() -> MemFs {
+    let mut m = MemFs::default();
+    m.0.insert("/bin/true".into(), true);
+    m.0.insert("/etc/keepalived/check.sh".into(), true);
+    m.0.insert("/etc/keepalived/notexec.sh".into(), false);
+    m
+}
+
+fn run(text: &str) -> (Config, Vec<Diagnostic>) {
+    let fs = fs();
+    let env = Env {
+        fs: &fs,
+        interfaces: Some(vec!["lo".into(), "eth0".into()]),
+    };
+    let (tree, d0) = build_tree(tokenize(FileId(0), text));
+    assert!(d0.is_empty(), "syntax: {d0:?}");
+    lower(&tree, &env)
+}
+
+/// Lowers and asserts there is no error (warnings allowed).
+fn ok(text: &str) -> Config {
+    let (c, d) = run(text);
+    let errs: Vec<_> = d.iter().filter(|d| d.severity == Severity::Error).collect();
+    assert!(errs.is_empty(), "unexpected errors: {errs:#?}");
+    c
+}
+
+/// Lowers and asserts there is no diagnostic at all.
+fn clean(text: &str) -> Config {
+    let (c, d) = run(text);
+    assert!(d.is_empty(), "unexpected diagnostics: {d:#?}");
+    c
+}
+
+/// The diagnostic containing `needle`, with its line and column.
+fn find<'d>(d: &'d [Diagnostic], needle: &str) -> (&'d Diagnostic, u32, u32) {
+    let x = d
+        .iter()
+        .find(|x| x.message.contains(needle))
+        .unwrap_or_else(|| panic!("no diagnostic containing {needle:?} in {d:#?}"));
+    let s = x.span.expect("span");
+    (x, s.line, s.col)
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn vs0(c: &Config) -> &VirtualServer {
+    &c.lvs.virtual_servers[0]
+}
+
+fn rs0(c: &Config) -> &RealServer {
+    &c.lvs.virtual_servers[0].real_servers[0]
+}
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+// ------------------------------------------------------------------ defaults
+
+#[test]
+fn minimal_virtual_server_gets_keepalived_defaults() {
+    let c = clean(
+        "virtual_server 192.0.2.1 80 {\n  protocol TCP\n  real_server 192.0.2.11 80 {\n    TCP_CHECK {\n    }\n  }\n}\n",
+    );
+    let vs = vs0(&c);
+    assert_eq!(
+        vs.address,
+        VsAddress::Ip {
+            addr: ip("192.0.2.1"),
+            port: Some(80)
+        }
+    );
+    assert_eq!(vs.family, IpFamily::Inet);
+    assert_eq!(vs.protocol, Some(Protocol::Tcp));
+    assert_eq!(vs.scheduler, Scheduler::Wlc);
+    assert_eq!(vs.forwarding, Forwarding::Nat);
+    assert_eq!(vs.persistence, None);
+    assert_eq!(vs.quorum, 1);
+    assert_eq!(vs.hysteresis, 0);
+    assert!(!vs.alpha && !vs.omega && !vs.ha_suspend);
+    assert_eq!(vs.timing.delay_loop, secs(60));
+    let rs = rs0(&c);
+    assert_eq!(rs.weight.get(), 1);
+    assert_eq!(rs.forwarding, Forwarding::Nat);
+    assert!(!rs.inhibit_on_failure);
+    let ch = &rs.checkers[0];
+    assert_eq!(ch.kind, CheckerKind::Tcp);
+    assert_eq!(
+        ch.timing,
+        CheckTiming {
+            delay_loop: secs(60),
+            retry: 1,
+            delay_before_retry: secs(1),
+            warmup: secs(60),
+            connect_timeout: secs(5),
+            alpha: false,
+            log_all_failures: false,
+        }
+    );
+    let conn = ch.connection.as_ref().unwrap();
+    assert_eq!(conn.ip, ip("192.0.2.11"));
+    assert_eq!(conn.port, Some(80));
+    assert_eq!(conn.bind_ip, None);
+}
+
+#[test]
+fn missing_protocol_defaults_to_udp_with_warning() {
+    let (c, d) = run("virtual_server 192.0.2.1 53 {\n  real_server 192.0.2.11 53 {\n  }\n}\n");
+    assert_eq!(vs0(&c).protocol, Some(Protocol::Udp));
+    let (x, l, col) = find(&d, "no `protocol` set");
+    assert_eq!((x.severity, l, col), (Severity::Warning, 1, 16));
+    assert!(x.help.as_deref().unwrap().contains("protocol TCP"));
+}
+
+#[test]
+fn inheritance_vs_to_rs_to_checker() {
+    let c = clean(
+        "virtual_server 192.0.2.1 80 {
+  protocol TCP
+  delay_loop 10
+  retry 4
+  delay_before_retry 2.5
+  connect_timeout 3
+  warmup 0
+  alpha
+  inhibit_on_failure
+  virtualhost vs.example
+  real_server 192.0.2.11 8080 {
+    delay_loop 7
+    HTTP_GET {
+      retry 0
+      url { path / }
+    }
+    DNS_CHECK {
+    }
+    MISC_CHECK {
+      misc_path /bin/true
+    }
+  }
+  real_server 192.0.2.12 8080 {
+    inhibit_on_failure false
+    virtualhost rs.example
+    SSL_GET {
+      url { path /x }
+    }
+  }
+}
+",
+    );
+    let vs = vs0(&c);
+    assert!(vs.alpha && vs.inhibit_on_failure);
+    let r1 = &vs.real_servers[0];
+    assert!(r1.inhibit_on_failure);
+    let http = &r1.checkers[0];
+    assert_eq!(http.timing.delay_loop, secs(7));
+    assert_eq!(http.timing.retry, 0);
+    assert_eq!(http.timing.delay_before_retry, Duration::from_millis(2500));
+    assert_eq!(http.timing.connect_timeout, secs(3));
+    assert_eq!(http.timing.warmup, Duration::ZERO);
+    assert!(http.timing.alpha);
+    assert_eq!(http.connection.as_ref().unwrap().port, Some(8080));
+    match &http.kind {
+        CheckerKind::Http(h) => assert_eq!(h.virtualhost.as_deref(), Some("vs.example")),
+        k => panic!("{k:?}"),
+    }
+    // vs retry 4 overrides DNS's own default 3.
+    assert_eq!(r1.checkers[1].timing.retry, 4);
+    match &r1.checkers[2].kind {
+        CheckerKind::Misc(m) => assert_eq!(m.timeout, secs(7)),
+        k => panic!("{k:?}"),
+    }
+    let r2 = &vs.real_servers[1];
+    assert!(!r2.inhibit_on_failure);
+    match &r2.checkers[0].kind {
+        CheckerKind::Ssl(h) => assert_eq!(h.virtualhost.as_deref(), Some("rs.example")),
+        k => panic!("{k:?}"),
+    }
+}
+
+#[test]
+fn checker_specific_defaults() {
+    let c = clean(
+        "virtual_server 192.0.2.1 80 {
+  protocol TCP
+  delay_loop 20
+  real_server 192.0.2.11 80 {
+    HTTP_GET { url { path / } }
+    DNS_CHECK { }
+    MISC_CHECK { misc_path /bin/true }
+    SMTP_CHECK { }
+    PING_CHECK { }
+    UDP_CHECK { }
+  }
+}
+",
+    );
+    let ck = &rs0(&c).checkers;
+    assert_eq!(ck[0].timing.delay_before_retry, secs(3));
+    assert_eq!(ck[0].timing.retry, 1);
+    assert_eq!(ck[1].timing.retry, 3);
+    assert_eq!(ck[1].timing.delay_before_retry, secs(20));
+    assert_eq!(
+        ck[1].kind,
+        CheckerKind::Dns(DnsCheck {
+            qtype: DnsType::Soa,
+            name: ".".into()
+        })
+    );
+    assert_eq!(ck[2].timing.retry, 0);
+    assert!(ck[2].connection.is_none());
+    match &ck[3].kind {
+        CheckerKind::Smtp(s) => assert_eq!(s.helo_name, "smtpchecker.keepalived.org"),
+        k => panic!("{k:?}"),
+    }
+    assert_eq!(ck[4].kind, CheckerKind::Ping);
+    assert_eq!(ck[4].timing.delay_before_retry, secs(1));
+    match &ck[5].kind {
+        CheckerKind::Udp(u) => {
+            assert_eq!((u.min_reply_length, u.max_reply_length), (0, 255));
+            assert_eq!(u.payload, None);
+            assert_eq!(u.require_reply, None);
+        }
+        k => panic!("{k:?}"),
+    }
+}
+
+// ------------------------------------------------------------------ virtual server keywords
+
+#[test]
+fn scheduler_flags_forwarding_persistence() {
+    let c = ok("virtual_server 192.0.2.1 5060 {
+  protocol UDP
+  lvs_sched sh
+  sh-port
+  sh-fallback
+  flag-3
+  ops
+  hashed
+  lb_kind TUN type gue port 6080 csum
+  persistence_timeout
+  persistence_granularity 255.255.255.0
+  persistence_engine sip
+  ha_suspend
+  omega
+  smtp_alert false
+  snmp_name x
+  quorum 2
+  hysteresis 1
+  weight 3
+  real_server 192.0.2.11 5060 { weight 2 }
+  real_server 2001:db8::12 5060 { weight 3 }
+}
+");
+    let vs = vs0(&c);
+    assert_eq!(vs.scheduler, Scheduler::Sh);
+    assert_eq!(
+        vs.flags,
+        ServiceFlags {
+            sched_flag_1: true,
+            sched_flag_2: true,
+            sched_flag_3: true,
+            one_packet: true,
+            hashed: true
+        }
+    );
+    assert_eq!(
+        vs.forwarding,
+        Forwarding::Tun {
+            kind: TunnelType::Gue { port: 6080 },
+            checksum: TunnelChecksum::Csum
+        }
+    );
+    assert_eq!(
+        vs.persistence,
+        Some(Persistence {
+            timeout: secs(360),
+            granularity_prefix: Some(24),
+            engine: Some("sip".into())
+        })
+    );
+    assert!(vs.ha_suspend && vs.omega);
+    assert_eq!(vs.smtp_alert, Some(false));
+    assert_eq!((vs.quorum, vs.hysteresis, vs.weight.get()), (2, 1, 3));
+    // Tunnelled real servers may be of the other family.
+    assert_eq!(vs.real_servers.len(), 2);
+    assert_eq!(vs.total_weight(), 5);
+}
+
+#[test]
+fn every_scheduler_name() {
+    for (name, s) in Scheduler::ALL {
+        let c = clean(&format!(
+            "virtual_server 192.0.2.1 80 {{\n protocol TCP\n lb_algo {name}\n real_server 192.0.2.2 80 {{ }}\n}}\n"
+        ));
+        assert_eq!(vs0(&c).scheduler, s);
+    }
+    let (_, d) = run("virtual_server 192.0.2.1 80 {\n protocol TCP\n lvs_sched wrrr\n real_server 192.0.2.2 80 { }\n}\n");
+    let (x, l, col) = find(&d, "not an IPVS scheduler");
+    assert_eq!((l, col), (3, 12));
+    assert_eq!(x.help.as_deref(), Some("did you mean `wrr`?"));
+}
+
+#[test]
+fn forwarding_methods() {
+    let get = |m: &str| {
+        let c = ok(&format!(
+            "virtual_server 192.0.2.1 80 {{\n protocol TCP\n lvs_method {m}\n real_server 192.0.2.2 80 {{ }}\n}}\n"
+        ));
+        vs0(&c).forwarding
+    };
+    assert_eq!(get("DR"), Forwarding::Dr);
+    assert_eq!(get("NAT"), Forwarding::Nat);
+    assert_eq!(
+        get("TUN"),
+        Forwarding::Tun {
+            kind: TunnelType::Ipip,
+            checksum: TunnelChecksum::NoCsum
+        }
+    );
+    assert_eq!(
+        get("TUN type gre csum"),
+        Forwarding::Tun {
+            kind: TunnelType::Gre,
+            checksum: TunnelChecksum::Csum
+        }
+    );
+    for (bad, msg, col) in [
+        ("dr", "not a forwarding method", 13),
+        ("TUN type gue", "gue tunnel needs a port", 22),
+        ("TUN type gre remcsum", "not available with gre", 26),
+        ("TUN csum", "need a gue or gre tunnel", 17),
+        ("TUN type vxlan", "not a tunnel type", 22),
+    ] {
+        let (_, d) = run(&format!(
+            "virtual_server 192.0.2.1 80 {{\n protocol TCP\n lvs_method {bad}\n real_server 192.0.2.2 80 {{ }}\n}}\n"
+        ));
+        let (_, l, c) = find(&d, msg);
+        assert_eq!((l, c), (3, col), "{bad}");
+    }
+}
+
+#[test]
+fn persistence_ranges_and_port_less_service() {
+    let c = clean("virtual_server 192.0.2.1 {\n protocol TCP\n persistence_timeout 2678400\n real_server 192.0.2.2 { }\n}\n");
+    assert_eq!(
+        vs0(&c).persistence.as_ref().unwrap().timeout,
+        secs(2_678_400)
+    );
+    assert_eq!(
+        vs0(&c).address,
+        VsAddress::Ip {
+            addr: ip("192.0.2.1"),
+            port: None
+        }
+    );
+    let (_, d) = run("virtual_server 192.0.2.1 {\n protocol TCP\n real_server 192.0.2.2 { }\n}\n");
+    let (_, l, c) = find(&d, "without a port must be persistent");
+    assert_eq!((l, c), (1, 16));
+    let (_, d) = run("virtual_server 192.0.2.1 80 {\n protocol TCP\n persistence_timeout 0\n persistence_granularity 255.0.255.0\n real_server 192.0.2.2 80 { }\n}\n");
+    assert_eq!(find(&d, "out of range 1..=2678400").1, 3);
+    assert_eq!(find(&d, "not contiguous").1, 4);
+    let c = clean("virtual_server 2001:db8::1 80 {\n protocol TCP\n persistence_granularity 64\n real_server 2001:db8::2 80 { }\n}\n");
+    assert_eq!(
+        vs0(&c).persistence.as_ref().unwrap().granularity_prefix,
+        Some(64)
+    );
+    let (_, d) = run("virtual_server 2001:db8::1 80 {\n protocol TCP\n persistence_granularity 255.255.0.0\n real_server 2001:db8::2 80 { }\n}\n");
+    assert_eq!(find(&d, "granularity is for IPv4").1, 3);
+}
+
+#[test]
+fn numeric_ranges_like_keepalived() {
+    let (_, d) = run("virtual_server 192.0.2.1 80 {
+ protocol TCP
+ quorum 0
+ hysteresis -1
+ retry 0
+ delay_loop 0
+ connect_timeout 5000
+ weight 0
+ real_server 192.0.2.2 80 {
+  weight -1
+  uthreshold 5000000000
+  retry 0
+ }
+}
+");
+    for (line, needle) in [
+        (3, "0 is out of range 1..=4294967295"),
+        (4, "`-1` is not a whole number"),
+        (5, "0 is out of range 1..=4294967295"),
+        (6, "0 seconds is out of range"),
+        (7, "5000 seconds is out of range"),
+        (8, "0 is out of range 1..=2147483647"),
+        (10, "`-1` is not a whole number"),
+        (11, "5000000000 is out of range"),
+        (12, "0 is out of range 1..=4294967295"),
+    ] {
+        assert!(
+            d.iter()
+                .any(|x| x.span.unwrap().line == line && x.message.contains(needle)),
+            "line {line}: {needle} in {d:#?}"
+        );
+    }
+}
+
+#[test]
+fn ops_requires_udp_and_sh_flags_require_sh() {
+    let (c, d) = run("virtual_server 192.0.2.1 80 {\n protocol TCP\n ops\n mh-port\n real_server 192.0.2.2 80 { }\n}\n");
+    assert!(!vs0(&c).flags.one_packet);
+    assert_eq!(find(&d, "`ops`").1, 3);
+    let (x, l, _) = find(&d, "`mh-port` only means something to the mh scheduler");
+    assert_eq!((x.severity, l), (Severity::Warning, 4));
+}
+
+#[test]
+fn sorry_server() {
+    let c = clean("virtual_server 192.0.2.1 80 {\n protocol TCP\n lvs_method DR\n sorry_server 192.0.2.9 8080\n sorry_server_inhibit\n sorry_server_lvs_method NAT\n real_server 192.0.2.2 80 { }\n}\n");
+    let s = vs0(&c).sorry_server.as_ref().unwrap();
+    assert_eq!(
+        (s.addr, s.port, s.inhibit, s.forwarding),
+        (ip("192.0.2.9"), Some(8080), true, Forwarding::Nat)
+    );
+    let c = clean("virtual_server 192.0.2.1 80 {\n protocol TCP\n lvs_method DR\n sorry_server 192.0.2.9 80\n real_server 192.0.2.2 80 { }\n}\n");
+    assert_eq!(
+        vs0(&c).sorry_server.as_ref().unwrap().forwarding,
+        Forwarding::Dr
+    );
+    // Order matters, as in keepalived; and the family must match.
+    let (c, d) = run("virtual_server 192.0.2.1 80 {\n protocol TCP\n sorry_server_inhibit\n sorry_server 2001:db8::9 80\n real_server 192.0.2.2 80 { }\n}\n");
+    assert_eq!(find(&d, "before or without `sorry_server`").1, 3);
+    let (x, l, col) = find(&d, "sorry server 2001:db8::9 is IPv6");
+    assert_eq!((x.severity, l, col), (Severity::Error, 4, 15));
+    assert!(vs0(&c).sorry_server.is_none());
+}
+
+#[test]
+fn fwmark_and_group_services_take_family_from_servers() {
+    let c = clean("virtual_server fwmark 7 {\n real_server 2001:db8::2 80 { }\n}\n");
+    assert_eq!(vs0(&c).address, VsAddress::Fwmark(7));
+    assert_eq!(vs0(&c).family, IpFamily::Inet6);
+    assert_eq!(vs0(&c).protocol, None);
+    let c = clean("virtual_server fwmark 7 {\n lvs_method TUN\n ip_family inet6\n real_server 192.0.2.2 80 { }\n}\n");
+    assert_eq!(vs0(&c).family, IpFamily::Inet6);
+    let (_, d) = run("virtual_server 192.0.2.1 80 {\n protocol TCP\n ip_family inet6\n real_server 192.0.2.2 80 { }\n}\n");
+    assert_eq!(find(&d, "`ip_family` says IPv6").1, 3);
+    let (_, d) = run("virtual_server fwmark 0 {\n real_server 192.0.2.2 80 { }\n}\n");
+    assert_eq!(find(&d, "0 is out of range").2, 23);
+}
+
+// ------------------------------------------------------------------ real servers
+
+#[test]
+fn real_server_keywords() {
+    let c = clean(
+        "virtual_server 192.0.2.1 80 {
+ protocol TCP
+ real_server 192.0.2.2 8080 {
+  weight 0
+  lvs_method DR
+  uthreshold 100
+  lthreshold 10
+  inhibit_on_failure
+  notify_up \"/etc/keepalived/check.sh up\" root
+  notify_down /bin/true nobody nogroup
+  smtp_alert
+  alpha
+  retry 2
+  delay_before_retry 4
+  warmup 1
+  delay_loop 3
+  connect_timeout 2
+  virtualhost rs.example
+ }
+}
+",
+    );
+    let rs = rs0(&c);
+    assert_eq!(rs.port, Some(8080));
+    assert_eq!(rs.weight.get(), 0);
+    assert_eq!(rs.forwarding, Forwarding::Dr);
+    assert_eq!((rs.upper_threshold, rs.lower_threshold), (100, 10));
+    assert!(rs.inhibit_on_failure);
+    assert_eq!(
+        rs.notify_up,
+        Some(Script {
+            command: "/etc/keepalived/check.sh up".into(),
+            user: Some("root".into()),
+            group: None
+        })
+    );
+    assert_eq!(
+        rs.notify_down.as_ref().unwrap().group.as_deref(),
+        Some("nogroup")
+    );
+    assert_eq!(rs.smtp_alert, Some(true));
+    assert!(rs.timing.alpha);
+    assert_eq!(rs.timing.retry, 2);
+    assert_eq!(rs.timing.delay_before_retry, secs(4));
+    assert_eq!(rs.timing.warmup, secs(1));
+    assert_eq!(rs.timing.delay_loop, secs(3));
+    assert_eq!(rs.timing.connect_timeout, secs(2));
+    assert_eq!(rs.virtualhost.as_deref(), Some("rs.example"));
+}
+
+#[test]
+fn real_server_family_mismatch_and_duplicates() {
+    let (c, d) = run("virtual_server 192.0.2.1 80 {
+ protocol TCP
+ real_server 2001:db8::2 80 { }
+ real_server 192.0.2.3 80 { }
+ real_server 192.0.2.3 80 { }
+ real_server 2001:db8::4 80 { lvs_method TUN }
+}
+");
+    let (x, l, col) = find(
+        &d,
+        "real server 2001:db8::2 is IPv6 but the virtual server is IPv4",
+    );
+    assert_eq!((x.severity, l, col), (Severity::Error, 3, 14));
+    assert!(x.help.as_deref().unwrap().contains("TUN"));
+    let (x, l, _) = find(&d, "listed twice");
+    assert_eq!((x.severity, l), (Severity::Warning, 5));
+    // The mismatched one and the duplicate are dropped; the tunnelled IPv6 one stays.
+    let addrs: Vec<_> = vs0(&c).real_servers.iter().map(|r| r.addr).collect();
+    assert_eq!(addrs, vec![ip("192.0.2.3"), ip("2001:db8::4")]);
+}
+
+#[test]
+fn scripts_must_exist_and_be_executable() {
+    let (_, d) = run("virtual_server 192.0.2.1 80 {
+ protocol TCP
+ quorum_up /nonexistent/up.sh
+ quorum_down \"/etc/keepalived/notexec.sh down\"
+ real_server 192.0.2.2 80 {
+  notify_up /etc/keepalived/missing.sh
+  notify_down \"relative.sh\"
+  MISC_CHECK {
+   misc_path \"/etc/keepalived/notexec.sh -x\"
+  }
+ }
+}
+");
+    let (x, l, col) = find(&d, "script `/nonexistent/up.sh` does not exist");
+    assert_eq!((x.severity, l, col), (Severity::Error, 3, 12));
+    let (x, l, col) = find(&d, "script `/etc/keepalived/notexec.sh` is not executable");
+    assert_eq!((l, col), (4, 14));
+    assert_eq!(
+        x.help.as_deref(),
+        Some("run `chmod +x /etc/keepalived/notexec.sh`")
+    );
+    assert_eq!(find(&d, "missing.sh").1, 6);
+    assert_eq!(
+        d.iter().filter(|x| x.message.contains("notexec")).count(),
+        2,
+        "{d:#?}"
+    );
+    assert!(!d.iter().any(|x| x.message.contains("relative")));
+}
+
+#[test]
+fn quorum_above_total_weight() {
+    let (_, d) = run("virtual_server 192.0.2.1 80 {\n protocol TCP\n quorum 5\n real_server 192.0.2.2 80 { weight 2 }\n real_server 192.0.2.3 80 { weight 2 }\n}\n");
+    let (x, l, col) = find(&d, "quorum 5 exceeds the total weight 4");
+    assert_eq!((x.severity, l, col), (Severity::Warning, 3, 9));
+    clean("virtual_server 192.0.2.1 80 {\n protocol TCP\n quorum 4\n hysteresis 1\n real_server 192.0.2.2 80 { weight 2 }\n real_server 192.0.2.3 80 { weight 2 }\n}\n");
+    let (_, d) = run("virtual_server 192.0.2.1 80 {\n protocol TCP\n quorum 2\n hysteresis 2\n real_server 192.0.2.2 80 { weight 2 }\n}\n");
+    assert_eq!(find(&d, "hysteresis 2 is not below quorum 2").1, 3);
+}
+
+// ------------------------------------------------------------------ groups
+
+#[test]
+fn virtual_server_group_entries() {
+    let c = clean(
+        "virtual_server_group G1 {
+  192.0.2.1-10 80
+  192.0.2.250-192.0.3.10 80
+  192.0.2.16/29 443
+  192.0.2.100
+  2001:db8::1-ff 80
+  fwmark 5 inet
+  fwmark 6 inet6
+}
+virtual_server group G1 {
+  protocol TCP
+  lvs_method TUN
+  real_server 192.0.2.200 80 { }
+}
+",
+    );
+    let g = &c.lvs.groups[0];
+    assert_eq!(g.name, "G1");
+    let r = |e: &VsgEntry| match e {
+        VsgEntry::Range(r) => (r.first(), r.last(), r.port),
+        _ => panic!("{e:?}"),
+    };
+    assert_eq!(
+        r(&g.entries[0]),
+        (ip("192.0.2.1"), ip("192.0.2.10"), Some(80))
+    );
+    assert_eq!(
+        r(&g.entries[1]),
+        (ip("192.0.2.250"), ip("192.0.3.10"), Some(80))
+    );
+    assert_eq!(
+        r(&g.entries[2]),
+        (ip("192.0.2.16"), ip("192.0.2.23"), Some(443))
+    );
+    assert_eq!(
+        r(&g.entries[3]),
+        (ip("192.0.2.100"), ip("192.0.2.100"), None)
+    );
+    assert_eq!(
+        r(&g.entries[4]),
+        (ip("2001:db8::1"), ip("2001:db8::ff"), Some(80))
+    );
+    assert_eq!(
+        g.entries[5],
+        VsgEntry::Fwmark {
+            mark: 5,
+            family: Some(IpFamily::Inet)
+        }
+    );
+    assert_eq!(
+        g.entries[6],
+        VsgEntry::Fwmark {
+            mark: 6,
+            family: Some(IpFamily::Inet6)
+        }
+    );
+    assert_eq!(vs0(&c).address, VsAddress::Group("G1".into()));
+}
+
+#[test]
+fn virtual_server_group_mistakes() {
+    let (_, d) = run("virtual_server_group G {
+  192.0.2.9-1 80
+  192.0.2.1-300 80
+  bogus 80
+  192.0.2.1 99999
+  fwmark 0
+  fwmark 3 inet7
+  192.0.2.40-45 80
+  192.0.2.44 80
+}
+virtual_server_group E {
+}
+");
+    assert_eq!(find(&d, "end is below the start").1, 2);
+    assert_eq!(find(&d, "`192.0.2.1-300` is not a valid group entry").1, 3);
+    assert_eq!(find(&d, "`bogus` is not a valid group entry").1, 4);
+    assert_eq!(find(&d, "99999 is out of range").2, 13);
+    assert_eq!(find(&d, "0 is out of range 1..").1, 6);
+    assert_eq!(find(&d, "`inet7` is not an address family").2, 12);
+    let (x, l, _) = find(&d, "overlaps an earlier entry");
+    assert_eq!((x.severity, l), (Severity::Warning, 9));
+    let (x, l, col) = find(&d, "group `E` has no entries");
+    assert_eq!((x.severity, l, col), (Severity::Warning, 11, 22));
+}
+
+#[test]
+fn group_references_are_checked() {
+    let (_, d) = run("virtual_server_group WEB {\n 192.0.2.1 80\n}\nvirtual_server group WBE {\n protocol TCP\n real_server 192.0.2.5 80 { }\n}\nvirtual_server group NONE {\n protocol TCP\n real_server 192.0.2.5 80 { }\n}\n");
+    let (x, l, col) = find(&d, "group `WBE` is not defined");
+    assert_eq!((x.severity, l, col), (Severity::Error, 4, 22));
+    assert_eq!(x.help.as_deref(), Some("did you mean `WEB`?"));
+    let (x, _, _) = find(&d, "group `NONE` is not defined");
+    assert!(x
+        .help
+        .as_deref()
+        .unwrap()
+        .contains("virtual_server_group NONE"));
+    // Defined after its use is fine (keepalived resolves at the end too).
+    clean("virtual_server group LATE {\n protocol TCP\n real_server 192.0.2.5 80 { }\n}\nvirtual_server_group LATE {\n 192.0.2.1 80\n}\n");
+}
+
+#[test]
+fn group_family_must_match_non_tunnelled_real_servers() {
+    let (_, d) = run("virtual_server_group G6 {\n 2001:db8::1 80\n}\nvirtual_server group G6 {\n protocol TCP\n real_server 192.0.2.5 80 { }\n}\n");
+    let (x, l, col) = find(
+        &d,
+        "real server 192.0.2.5 is IPv4 but group `G6` has IPv6 entries",
+    );
+    assert_eq!((x.severity, l, col), (Severity::Error, 6, 14));
+    let (_, d) = run("virtual_server_group M {\n 2001:db8::1 80\n 192.0.2.1 80\n fwmark 4\n}\n");
+    assert_eq!(find(&d, "fwmark without family").1, 1);
+}
+
+#[test]
+fn duplicate_virtual_servers_and_groups() {
+    let (_, d) = run("virtual_server_group G {\n 192.0.2.1 80\n}\nvirtual_server_group G {\n 192.0.2.2 80\n}\nvirtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.5 80 { }\n}\nvirtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.6 80 { }\n}\nvirtual_server 192.0.2.1 80 {\n protocol UDP\n real_server 192.0.2.6 80 { }\n}\n");
+    let (x, l, col) = find(&d, "group `G` is defined twice");
+    assert_eq!((x.severity, l, col), (Severity::Error, 4, 22));
+    let dups: Vec<_> = d
+        .iter()
+        .filter(|x| x.message.contains("virtual server is defined twice"))
+        .collect();
+    assert_eq!(dups.len(), 1, "{d:#?}");
+    assert_eq!(dups[0].span.unwrap().line, 11);
+    assert!(dups[0].help.as_deref().unwrap().contains("line 7"));
+}
+
+// ------------------------------------------------------------------ checkers
+
+#[test]
+fn common_checker_options() {
+    let c = clean(
+        "virtual_server 192.0.2.1 80 {
+ protocol TCP
+ real_server 192.0.2.2 80 {
+  TCP_CHECK {
+   connect_ip 192.0.2.3
+   connect_port 8080
+   bindto 192.0.2.1
+   bind_port 40000
+   bind_if eth0
+   fwmark 9
+   alpha
+   connect_timeout 0.5
+   retry 0
+   delay_before_retry 0
+   warmup 2
+   delay_loop 1.25
+   log_all_failures
+  }
+ }
+}
+",
+    );
+    let ch = &rs0(&c).checkers[0];
+    assert_eq!(
+        ch.connection,
+        Some(Connection {
+            ip: ip("192.0.2.3"),
+            port: Some(8080),
+            bind_ip: Some(ip("192.0.2.1")),
+            bind_port: Some(40000),
+            bind_if: Some("eth0".into()),
+            fwmark: Some(9)
+        })
+    );
+    assert_eq!(
+        ch.timing,
+        CheckTiming {
+            delay_loop: Duration::from_millis(1250),
+            retry: 0,
+            delay_before_retry: Duration::ZERO,
+            warmup: secs(2),
+            connect_timeout: Duration::from_millis(500),
+            alpha: true,
+            log_all_failures: true
+        }
+    );
+}
+
+#[test]
+fn checker_connection_mistakes() {
+    let (_, d) = run("virtual_server fwmark 3 {
+ real_server 192.0.2.2 {
+  TCP_CHECK {
+   connect_port 0
+   bind_port 70000
+   bindto 2001:db8::1
+   bind_if eth9
+  }
+  TCP_CHECK {
+  }
+  PING_CHECK {
+  }
+ }
+}
+");
+    assert_eq!(find(&d, "0 is out of range 1..=65535").1, 4);
+    assert_eq!(find(&d, "70000 is out of range 1..=65535").1, 5);
+    assert_eq!(find(&d, "interface `eth9` does not exist").1, 7);
+    let (x, l, col) = find(&d, "TCP_CHECK has no port to connect to");
+    assert_eq!((x.severity, l, col), (Severity::Error, 3, 3));
+    assert_eq!(
+        d.iter()
+            .filter(|x| x.message.contains("no port to connect"))
+            .count(),
+        2
+    );
+    assert!(!d.iter().any(|x| x.message.contains("PING_CHECK")));
+}
+
+#[test]
+fn bindto_family_mismatch() {
+    let (_, d) = run("virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.2 80 {\n  TCP_CHECK {\n   bindto 2001:db8::1\n  }\n }\n}\n");
+    let (x, l, col) = find(&d, "different families");
+    assert_eq!((x.severity, l, col), (Severity::Error, 5, 11));
+}
+
+#[test]
+fn http_get_urls() {
+    let c = clean(
+        "virtual_server 192.0.2.1 80 {
+ protocol TCP
+ real_server 192.0.2.2 80 {
+  HTTP_GET {
+   http_protocol 1.0C
+   fast_recovery
+   enable_sni
+   virtualhost chk.example
+   url {
+    path /health
+    digest FF20AD2481F97B1754EF3E12ECD3A9CC
+    status_code 200-299 404 503
+    virtualhost url.example
+    regex \"^OK\"
+    regex_no_match
+    regex_options caseless multiline
+    regex_stack 1024 65536
+    regex_min_offset 0
+    regex_max_offset 100
+   }
+   url {
+    path /
+   }
+  }
+ }
+}
+",
+    );
+    let CheckerKind::Http(h) = &rs0(&c).checkers[0].kind else {
+        panic!()
+    };
+    assert_eq!(h.protocol, HttpProtocol::V1_0C);
+    assert!(h.fast_recovery && h.enable_sni);
+    assert_eq!(h.virtualhost.as_deref(), Some("chk.example"));
+    let u = &h.urls[0];
+    assert_eq!(u.path, "/health");
+    assert_eq!(
+        u.digest.map(|d| d.to_hex()).as_deref(),
+        Some("ff20ad2481f97b1754ef3e12ecd3a9cc")
+    );
+    let codes: Vec<_> = u
+        .status_codes
+        .iter()
+        .map(|r| (r.first(), r.last()))
+        .collect();
+    assert_eq!(codes, vec![(200, 299), (404, 404), (503, 503)]);
+    assert_eq!(u.virtualhost.as_deref(), Some("url.example"));
+    assert_eq!(
+        u.regex,
+        Some(RegexMatch {
+            pattern: "^OK".into(),
+            no_match: true,
+            options: vec!["caseless".into(), "multiline".into()],
+            stack: Some((1024, 65536)),
+            min_offset: Some(0),
+            max_offset: Some(100)
+        })
+    );
+    let d = &h.urls[1];
+    assert_eq!(d.digest, None);
+    assert_eq!(d.status_codes, vec![StatusRange::SUCCESS]);
+    assert_eq!(d.regex, None);
+}
+
+#[test]
+fn http_get_mistakes() {
+    let (c, d) = run("virtual_server 192.0.2.1 80 {
+ protocol TCP
+ real_server 192.0.2.2 80 {
+  HTTP_GET {
+   http_protocol 2.0
+   nb_get_retry 2
+   url {
+    digest 1234
+    status_code 99 600 300-200 abc 200
+   }
+   url {
+    path /
+    regex_no_match
+    regex_options casless
+   }
+  }
+  SSL_GET {
+  }
+ }
+}
+");
+    assert_eq!(find(&d, "`2.0` is not an HTTP version").1, 5);
+    let (x, l, _) = find(&d, "`nb_get_retry` is deprecated");
+    assert_eq!((x.severity, l), (Severity::Warning, 6));
+    let (x, l, col) = find(&d, "digest `1234` is not 32 hex characters");
+    assert_eq!((l, col), (8, 12));
+    assert!(x.help.as_deref().unwrap().contains("genhash"));
+    for (col, code) in [
+        (17, "`99`"),
+        (20, "`600`"),
+        (24, "`300-200`"),
+        (32, "`abc`"),
+    ] {
+        let (_, l, c) = find(&d, &format!("{code} is not a status code"));
+        assert_eq!((l, c), (9, col), "{code}");
+    }
+    assert_eq!(find(&d, "this `url` has no `path`").1, 7);
+    assert_eq!(find(&d, "regex settings without a `regex`").1, 13);
+    let (x, _, _) = find(&d, "`casless` is not a regex option");
+    assert_eq!(x.help.as_deref(), Some("did you mean `caseless`?"));
+    let (_, l, col) = find(&d, "SSL_GET has no `url`");
+    assert_eq!((l, col), (17, 3));
+    // The url without path is dropped, the HTTP_GET stays with one url and retry 2.
+    let ch = &rs0(&c).checkers;
+    assert_eq!(ch.len(), 1);
+    assert_eq!(ch[0].timing.retry, 2);
+}
+
+#[test]
+fn smtp_check() {
+    let c = clean(
+        "virtual_server 192.0.2.1 25 {
+ protocol TCP
+ real_server 192.0.2.2 {
+  SMTP_CHECK {
+   helo_name mail.example
+   connect_timeout 10
+   host {
+    connect_ip 192.0.2.3
+    connect_port 587
+    bindto 192.0.2.1
+   }
+   host {
+    connect_ip 192.0.2.4
+   }
+  }
+ }
+}
+",
+    );
+    let ch = &rs0(&c).checkers[0];
+    // No checker port, real server port omitted: the virtual server port 25.
+    assert_eq!(ch.connection.as_ref().unwrap().port, Some(25));
+    let CheckerKind::Smtp(s) = &ch.kind else {
+        panic!()
+    };
+    assert_eq!(s.helo_name, "mail.example");
+    assert_eq!(s.hosts.len(), 2);
+    assert_eq!(s.hosts[0].ip, ip("192.0.2.3"));
+    assert_eq!(s.hosts[0].port, Some(587));
+    assert_eq!(s.hosts[0].bind_ip, Some(ip("192.0.2.1")));
+    assert_eq!(s.hosts[1].port, Some(25));
+    // fwmark service, port-less real server: SMTP defaults to 25.
+    let c = clean("virtual_server fwmark 1 {\n real_server 192.0.2.2 {\n  SMTP_CHECK { }\n }\n}\n");
+    assert_eq!(
+        rs0(&c).checkers[0].connection.as_ref().unwrap().port,
+        Some(25)
+    );
+    let (_, d) = run("virtual_server fwmark 1 {\n real_server 192.0.2.2 {\n  SMTP_CHECK {\n   host {\n    helo_name x\n   }\n  }\n }\n}\n");
+    let (x, l, _) = find(&d, "unknown keyword `helo_name` in host");
+    assert_eq!((x.severity, l), (Severity::Error, 5));
+}
+
+#[test]
+fn dns_check() {
+    let c = clean("virtual_server fwmark 1 {\n real_server 192.0.2.2 {\n  DNS_CHECK {\n   type aaaa\n   name example.com\n  }\n }\n}\n");
+    let ch = &rs0(&c).checkers[0];
+    assert_eq!(ch.connection.as_ref().unwrap().port, Some(53));
+    assert_eq!(
+        ch.kind,
+        CheckerKind::Dns(DnsCheck {
+            qtype: DnsType::Aaaa,
+            name: "example.com".into()
+        })
+    );
+    let (_, d) = run("virtual_server fwmark 1 {\n real_server 192.0.2.2 {\n  DNS_CHECK {\n   type BOGUS\n  }\n }\n}\n");
+    let (x, l, col) = find(&d, "`BOGUS` is not a DNS query type");
+    assert_eq!((l, col), (4, 9));
+    assert!(x.help.as_deref().unwrap().contains("AAAA"));
+}
+
+#[test]
+fn udp_check_hex_strings() {
+    let c = clean(
+        "virtual_server 192.0.2.1 53 {
+ protocol UDP
+ real_server 192.0.2.2 53 {
+  UDP_CHECK {
+   payload Ab12f 3 456 546443123
+   require_reply 0aXx f
+   min_reply_length 2
+   max_reply_length 512
+  }
+ }
+}
+",
+    );
+    let CheckerKind::Udp(u) = &rs0(&c).checkers[0].kind else {
+        panic!()
+    };
+    assert_eq!(
+        u.payload.as_deref(),
+        Some(&[0xAB, 0x12, 0x0F, 0x03, 0x45, 0x06, 0x54, 0x64, 0x43, 0x12, 0x03][..])
+    );
+    assert_eq!(
+        u.require_reply.as_deref(),
+        Some(
+            &[
+                MaskedByte {
+                    value: 0x0a,
+                    mask: 0xff
+                },
+                MaskedByte { value: 0, mask: 0 },
+                MaskedByte {
+                    value: 0x0f,
+                    mask: 0xff
+                }
+            ][..]
+        )
+    );
+    assert_eq!((u.min_reply_length, u.max_reply_length), (2, 512));
+    let c = clean("virtual_server 192.0.2.1 53 {\n protocol UDP\n real_server 192.0.2.2 53 {\n  UDP_CHECK {\n   require_reply\n  }\n }\n}\n");
+    let CheckerKind::Udp(u) = &rs0(&c).checkers[0].kind else {
+        panic!()
+    };
+    assert_eq!(u.require_reply, Some(vec![]));
+    let (_, d) = run("virtual_server 192.0.2.1 53 {\n protocol UDP\n real_server 192.0.2.2 53 {\n  UDP_CHECK {\n   payload zz\n   min_reply_length 300\n   max_reply_length 70000\n  }\n }\n}\n");
+    assert_eq!(find(&d, "`zz` is not a hex string").2, 12);
+    assert_eq!(find(&d, "70000 is out of range 0..=65535").1, 7);
+    let (x, l, _) = find(&d, "min_reply_length 300 is above max_reply_length 255");
+    assert_eq!((x.severity, l), (Severity::Warning, 6));
+}
+
+#[test]
+fn file_misc_bfd_checks() {
+    let c = ok("virtual_server 192.0.2.1 80 {
+ protocol TCP
+ delay_loop 9
+ real_server 192.0.2.2 80 {
+  FILE_CHECK {
+   track_file tf1
+   weight -5 reverse
+  }
+  FILE_CHECK {
+   track_file tf2
+  }
+  MISC_CHECK {
+   misc_path \"/etc/keepalived/check.sh --fast\"
+   misc_timeout 4
+   misc_dynamic
+   user nobody nogroup
+   retry 2
+  }
+  BFD_CHECK {
+   name bfd1
+   alpha
+  }
+ }
+}
+");
+    let ch = &rs0(&c).checkers;
+    assert_eq!(
+        ch[0].kind,
+        CheckerKind::File(FileCheck {
+            track_file: "tf1".into(),
+            weight: -5,
+            reverse: true
+        })
+    );
+    assert!(ch[0].connection.is_none());
+    assert_eq!(
+        ch[1].kind,
+        CheckerKind::File(FileCheck {
+            track_file: "tf2".into(),
+            weight: 1,
+            reverse: false
+        })
+    );
+    assert_eq!(
+        ch[2].kind,
+        CheckerKind::Misc(MiscCheck {
+            script: Script {
+                command: "/etc/keepalived/check.sh --fast".into(),
+                user: Some("nobody".into()),
+                group: Some("nogroup".into())
+            },
+            timeout: secs(4),
+            dynamic: true
+        })
+    );
+    assert_eq!(ch[2].timing.retry, 2);
+    assert_eq!(
+        ch[3].kind,
+        CheckerKind::Bfd(BfdCheck {
+            name: "bfd1".into()
+        })
+    );
+    assert!(ch[3].timing.alpha);
+}
+
+#[test]
+fn file_misc_bfd_mistakes() {
+    let (c, d) = run("virtual_server 192.0.2.1 80 {
+ protocol TCP
+ real_server 192.0.2.2 80 {
+  FILE_CHECK {
+   weight 5 backwards
+   dynamic
+   delay_loop 3
+  }
+  MISC_CHECK {
+   misc_timeout 5000
+   connect_timeout 3
+  }
+  BFD_CHECK {
+  }
+ }
+}
+");
+    assert_eq!(find(&d, "expected `reverse`").1, 5);
+    let (x, l, _) = find(&d, "`dynamic` is not supported");
+    assert_eq!((x.severity, l), (Severity::Warning, 6));
+    assert_eq!(find(&d, "unknown keyword `delay_loop` in FILE_CHECK").1, 7);
+    assert_eq!(find(&d, "FILE_CHECK has no `track_file`").1, 4);
+    assert_eq!(find(&d, "5000 is out of range 0..=4294").1, 10);
+    assert_eq!(
+        find(&d, "unknown keyword `connect_timeout` in MISC_CHECK").1,
+        11
+    );
+    assert_eq!(find(&d, "MISC_CHECK has no `misc_path`").1, 9);
+    assert_eq!(find(&d, "BFD_CHECK has no `name`").1, 13);
+    assert!(rs0(&c).checkers.is_empty());
+}
+
+// ------------------------------------------------------------------ unknown keywords
+
+#[test]
+fn unknown_keywords_get_did_you_mean() {
+    let (_, d) = run("virtual_server 192.0.2.1 80 {
+ protocol TCP
+ delay_lop 5
+ real_server 192.0.2.2 80 {
+  wieght 3
+  HTTP_GET {
+   url {
+    pth /
+   }
+  }
+ }
+}
+");
+    let (x, l, col) = find(&d, "unknown keyword `delay_lop` in virtual_server");
+    assert_eq!((l, col), (3, 2));
+    assert_eq!(x.help.as_deref(), Some("did you mean `delay_loop`?"));
+    let (x, _, _) = find(&d, "unknown keyword `wieght` in real_server");
+    assert_eq!(x.help.as_deref(), Some("did you mean `weight`?"));
+    let (x, _, _) = find(&d, "unknown keyword `pth` in url");
+    assert_eq!(x.help.as_deref(), Some("did you mean `path`?"));
+}
+
+/// Wraps `line` into the block `block` so that it sits where keepalived expects it.
+fn in_block(block: &str, line: &str) -> String {
+    let vs = |inner: &str| {
+        format!("virtual_server 192.0.2.1 80 {{\n protocol TCP\n{inner}\n real_server 192.0.2.2 80 {{ }}\n}}\n")
+    };
+    let rs = |inner: &str| vs(&format!(" real_server 192.0.2.3 80 {{\n{inner}\n }}"));
+    match block {
+        "virtual_server_group" => format!("virtual_server_group G {{\n 192.0.2.1 80\n{line}\n}}\n"),
+        "virtual_server" => vs(line),
+        "real_server" => rs(line),
+        "url" => rs(&format!(
+            "  HTTP_GET {{\n   url {{\n    path /\n{line}\n   }}\n  }}"
+        )),
+        "host" => rs(&format!("  SMTP_CHECK {{\n   host {{\n{line}\n   }}\n  }}")),
+        "SSL" => format!("SSL {{\n{line}\n}}\n"),
+        checker => rs(&format!("  {checker} {{\n{line}\n  }}")),
+    }
+}
+
+#[test]
+fn every_table_keyword_is_known() {
+    let mut n = 0;
+    for b in LVS_BLOCKS {
+        if b.name == "SSL" {
+            // Routed by the top-level table, which is not ours; lower it directly below.
+            continue;
+        }
+        for k in b.keywords {
+            let line = format!("    {} 1", k.name);
+            let text = in_block(b.name, &line);
+            let (_, d) = run(&text);
+            let bad: Vec<_> = d
+                .iter()
+                .filter(|x| x.message.contains("unknown keyword"))
+                .collect();
+            assert!(bad.is_empty(), "{} / {}: {bad:#?}\n{text}", b.name, k.name);
+            if k.status == Status::NotSupported {
+                assert!(
+                    d.iter().any(|x| x.message.contains("is not supported")),
+                    "{} / {} should warn",
+                    b.name,
+                    k.name
+                );
+            }
+            n += 1;
+        }
+    }
+    assert!(n > 150, "only {n} keywords checked");
+}
+
+#[test]
+fn ssl_block() {
+    let fs = fs();
+    let env = Env {
+        fs: &fs,
+        interfaces: None,
+    };
+    let (tree, _) = build_tree(tokenize(
+        FileId(0),
+        "SSL {\n password secret\n ca /etc/ssl/ca.pem\n certificate /bin/true\n key k.pem\n bogus 1\n}\n",
+    ));
+    let mut cx = ka_config::lower::Lowerer::new(&env);
+    let mut cfg = Config::default();
+    lvs::lower_top(&mut cx, &mut cfg, &tree[0]);
+    let ssl = cfg.lvs.ssl.unwrap();
+    assert_eq!(ssl.password.as_deref(), Some("secret"));
+    assert_eq!(ssl.certificate.as_deref(), Some("/bin/true"));
+    assert_eq!(ssl.key.as_deref(), Some("k.pem"));
+    assert!(find(&cx.diags, "unknown keyword `bogus` in SSL").1 == 6);
+    assert!(find(&cx.diags, "`/etc/ssl/ca.pem` does not exist").1 == 1);
+}
+
+#[test]
+fn model_serialises_to_json() {
+    let c = clean("virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.2 80 {\n  HTTP_GET {\n   url {\n    path /\n    digest ff20ad2481f97b1754ef3e12ecd3a9cc\n   }\n  }\n }\n}\n");
+    let j = serde_json::to_value(&c.lvs).unwrap();
+    let vs = &j["virtual_servers"][0];
+    assert_eq!(vs["protocol"], "TCP");
+    assert_eq!(vs["scheduler"], "wlc");
+    let ck = &vs["real_servers"][0]["checkers"][0];
+    assert_eq!(ck["kind"]["type"], "http");
+    assert_eq!(
+        ck["kind"]["urls"][0]["digest"],
+        "ff20ad2481f97b1754ef3e12ecd3a9cc"
+    );
+    assert_eq!(ck["kind"]["protocol"], "1.0");
+}
+
+// ------------------------------------------------------------------ docs and sample configs
+
+#[test]
+fn compat_doc_matches_tables() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/compat/lvs.md");
+    let want = lvs::compat_markdown();
+    if std::env::var_os("UPDATE_COMPAT").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &want).unwrap();
+    }
+    let have = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        have == want,
+        "docs/compat/lvs.md is out of date: run UPDATE_COMPAT=1 cargo test -p ka-config --test lower_lvs"
+    );
+}
+
+fn sample(name: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data/configs/lvs")
+        .join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn sample_configs_valid() {
+    for name in ["web-nat.conf", "dr-group-fwmark.conf", "all-checkers.conf"] {
+        let (c, d) = run(&sample(name));
+        let errs: Vec<_> = d.iter().filter(|d| d.severity == Severity::Error).collect();
+        assert!(errs.is_empty(), "{name}: {errs:#?}");
+        assert!(!c.lvs.virtual_servers.is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn sample_configs_with_mistakes() {
+    let (_, d) = run(&sample("mistakes.conf"));
+    // Each deliberate mistake is marked in the file with `# MISTAKE: <needle>` on its line.
+    let text = sample("mistakes.conf");
+    let mut n = 0;
+    for (i, l) in text.lines().enumerate() {
+        if let Some((_, needle)) = l.split_once("# MISTAKE: ") {
+            let line = u32::try_from(i + 1).unwrap();
+            assert!(
+                d.iter()
+                    .any(|x| x.span.map(|s| s.line) == Some(line) && x.message.contains(needle)),
+                "line {line}: expected {needle:?} in {d:#?}"
+            );
+            n += 1;
+        }
+    }
+    assert!(n >= 8, "{n}");
+}
