@@ -395,6 +395,91 @@ pub fn build_ipv6(
     Ok(out)
 }
 
+/// Length of keepalived's AH header: 12 bytes plus a 12-byte HMAC-MD5-96 ICV.
+pub const KEEPALIVED_AH_LEN: usize = 24;
+
+/// The ICV keepalived puts in its AH header: HMAC-MD5-96 (RFC 2403) under the
+/// `auth_pass` (first 8 bytes) of the whole IPv4 packet, computed with the ICV field
+/// zero and the IP fields RFC 4302 section 3.3.3.1.1.1 calls mutable zeroed as
+/// keepalived 2.2.7 does: TOS, flags/fragment offset and header checksum, plus the TTL
+/// for unicast peers only (`zero_ttl`). `packet` is the IPv4 packet starting with its
+/// header and carrying the AH header.
+pub fn keepalived_ah_icv(packet: &[u8], key: &[u8], zero_ttl: bool) -> Result<[u8; 12]> {
+    let hdr: [u8; IPV4_HEADER_LEN] = array_at(packet, 0, "ipv4 header")?;
+    let hlen = usize::from(hdr[0] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([hdr[2], hdr[3]]));
+    let mut copy = slice_at(packet, 0, total, "ipv4 packet")?.to_vec();
+    let (ah, _) = AhHeader::decode(copy.get(hlen..).unwrap_or_default())?;
+    let mut zero = |from: usize, len: usize| {
+        if let Some(s) = copy.get_mut(from..from + len) {
+            s.fill(0);
+        }
+    };
+    zero(1, 1);
+    zero(6, 2);
+    zero(10, 2);
+    if zero_ttl {
+        zero(8, 1);
+    }
+    zero(hlen + 12, ah.icv.len());
+    let mac = crate::md5::hmac_md5(key.get(..8).unwrap_or(key), &copy);
+    let mut icv = [0u8; 12];
+    for (d, s) in icv.iter_mut().zip(mac) {
+        *d = s;
+    }
+    Ok(icv)
+}
+
+/// Whether the AH ICV of a received IPv4 packet is right for `key`
+/// (see [`keepalived_ah_icv`]); false when the packet has no AH header.
+pub fn verify_keepalived_ah(packet: &[u8], key: &[u8], zero_ttl: bool) -> bool {
+    let Ok(ip) = parse_vrrp_ip(packet) else {
+        return false;
+    };
+    match (&ip.ah, keepalived_ah_icv(packet, key, zero_ttl)) {
+        (Some(ah), Ok(icv)) => ah.icv == icv,
+        _ => false,
+    }
+}
+
+/// Builds the IPv4 packet of keepalived's VRRPv2 `auth_type AH`: IP header as
+/// [`keepalived_ipv4`] with protocol 51, then AH (next header 112, Payload Len 4,
+/// SPI = source address, sequence `seq`, HMAC-MD5-96 ICV under `key`), then the VRRP
+/// message (whose auth type is 2 and auth data zero; its checksum is the v2 one).
+/// `unicast` selects keepalived's TTL handling for unicast peers.
+pub fn keepalived_ipv4_ah(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    id: u16,
+    seq: u32,
+    key: &[u8],
+    unicast: bool,
+    vrrp: &[u8],
+) -> Result<Vec<u8>> {
+    let ah = AhHeader {
+        next_header: IPPROTO_VRRP,
+        payload_len: 4,
+        reserved: 0,
+        spi: u32::from(src),
+        seq,
+        icv: vec![0; 12],
+    };
+    let mut payload = Vec::with_capacity(KEEPALIVED_AH_LEN + vrrp.len());
+    ah.encode_into(&mut payload);
+    payload.extend_from_slice(vrrp);
+    let params = Ipv4Params {
+        id,
+        protocol: IPPROTO_AH,
+        ..Ipv4Params::default()
+    };
+    let mut pkt = build_ipv4(src, dst, params, &payload)?;
+    let icv = keepalived_ah_icv(&pkt, key, unicast)?;
+    if let Some(field) = pkt.get_mut(IPV4_HEADER_LEN + 12..IPV4_HEADER_LEN + KEEPALIVED_AH_LEN) {
+        field.copy_from_slice(&icv);
+    }
+    Ok(pkt)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -439,6 +524,20 @@ mod tests {
             &payload,
         );
         assert_eq!(rebuilt.unwrap(), frame[14..]);
+        // The ICV: HMAC-MD5-96 under auth_pass "s3cret", as keepalived computes it.
+        assert!(verify_keepalived_ah(&frame[14..], b"s3cret", false));
+        assert!(!verify_keepalived_ah(&frame[14..], b"s3cret", true));
+        assert!(!verify_keepalived_ah(&frame[14..], b"s3creT", false));
+        let built = keepalived_ipv4_ah(
+            Ipv4Addr::new(192, 0, 2, 11),
+            Ipv4Addr::new(224, 0, 0, 18),
+            1,
+            1,
+            b"s3cret",
+            false,
+            &p.encode().unwrap(),
+        );
+        assert_eq!(built.unwrap(), frame[14..]);
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod error;
 pub mod ethernet;
 pub mod frame;
 pub mod ip;
+pub mod md5;
 pub mod nd;
 pub mod pcap;
 pub mod vrrp;

@@ -19,7 +19,8 @@ use ka_wire::checksum::internet_checksum;
 use ka_wire::ethernet::{mac_to_string, BROADCAST};
 use ka_wire::frame::{classify, Classified, Frame};
 use ka_wire::ip::{
-    build_ipv4, build_ipv6, keepalived_ipv4, Ipv4Params, Ipv6Params, VrrpIp, IPPROTO_AH,
+    build_ipv4, build_ipv6, keepalived_ipv4, keepalived_ipv4_ah, verify_keepalived_ah, Ipv4Params,
+    Ipv6Params, VrrpIp, IPPROTO_AH,
 };
 use ka_wire::nd::{una_frame, NeighborAdvert};
 use ka_wire::pcap::{LinkType, Pcap};
@@ -178,9 +179,22 @@ fn check_file(path: &Path, counts: &mut Counts) {
                         assert_eq!(p.auth, Auth::None);
                     }
                 }
-                if ip.ah.is_some() {
+                if let (Some(ah), IpAddr::V4(s), IpAddr::V4(d)) = (&ip.ah, ip.src, ip.dst) {
                     counts.ah += 1;
                     assert!(matches!(p.auth, Auth::Ah(d) if d == [0; 8]), "{at}");
+                    // keepalived's HMAC-MD5-96 under auth_pass "s3cret" (vectors.md).
+                    assert!(verify_keepalived_ah(l3, b"s3cret", false), "{at}: ah icv");
+                    assert!(!verify_keepalived_ah(l3, b"wrong", false), "{at}: ah icv");
+                    let built = keepalived_ipv4_ah(
+                        s,
+                        d,
+                        ip.ip_id.unwrap(),
+                        ah.seq,
+                        b"s3cret",
+                        false,
+                        &fresh,
+                    );
+                    assert_eq!(built.unwrap(), l3, "{at}: ah packet rebuilt");
                 }
                 if name.contains("authpass") {
                     assert_eq!(p.auth.password_bytes(), Some(&b"s3cret"[..]), "{at}");
