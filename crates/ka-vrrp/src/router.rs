@@ -744,11 +744,18 @@ impl Router {
                     self.set_state(n, State::Fault, TransitionReason::FaultDetected);
                 }
                 (StateKind::Fault, false) => {
-                    let owner = inst.effective_priority == 255 && inst.group.is_none();
-                    if owner {
+                    // keepalived try_up_instance / vrrp_state_leave_fault: the owner goes
+                    // straight to MASTER (in a sync group: as soon as the group agrees, so
+                    // its down timer is due now); others to BACKUP with a full timer.
+                    let owner = inst.effective_priority == 255;
+                    if owner && inst.group.is_none() {
                         self.become_master(n, now, TransitionReason::FaultCleared);
                     } else {
-                        let down_at = self.down_at(n, now, None);
+                        let down_at = if owner {
+                            now
+                        } else {
+                            self.down_at(n, now, None)
+                        };
                         self.enter_backup(n, down_at, None, TransitionReason::FaultCleared);
                     }
                 }

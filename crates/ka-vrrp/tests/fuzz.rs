@@ -274,3 +274,82 @@ proptest! {
         prop_assert_eq!(r1, r2);
     }
 }
+
+mod common;
+
+/// A chaos step on a LAN of three routers.
+#[derive(Debug, Clone)]
+enum Chaos {
+    Mute(usize, bool),
+    Crash(usize),
+    Stop(usize),
+    Start(usize),
+    Track(usize, bool),
+    Wait(u32),
+}
+
+fn chaos_strategy() -> impl Strategy<Value = Chaos> {
+    prop_oneof![
+        (0usize..3, any::<bool>()).prop_map(|(i, m)| Chaos::Mute(i, m)),
+        (0usize..3).prop_map(Chaos::Crash),
+        (0usize..3).prop_map(Chaos::Stop),
+        (0usize..3).prop_map(Chaos::Start),
+        (0usize..3, any::<bool>()).prop_map(|(i, up)| Chaos::Track(i, up)),
+        (0u32..8_000).prop_map(Chaos::Wait),
+    ]
+}
+
+fn lan_router(prio: u8, last: u8) -> Router {
+    let mut c = common::cfg(prio, last);
+    c.tracks = vec![TrackConfig {
+        id: TrackId("chk".into()),
+        weight: -60,
+        reverse: false,
+    }];
+    common::router(c)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
+
+    /// RFC 5798 section 6.4 on a LAN: whatever happened before (crashes, stops, partitions,
+    /// priority changes), once every router runs and hears the others, exactly one is
+    /// master within a few Master_Down_Intervals, and it has the highest priority (between
+    /// equal priorities a backup accepts the current master, section 6.4.2, so either may
+    /// win).
+    #[test]
+    fn lan_converges_to_one_master(
+        prios in prop::collection::vec(prop_oneof![Just(50u8), Just(100), Just(150), Just(254), Just(255)], 3),
+        chaos in prop::collection::vec(chaos_strategy(), 0..40),
+    ) {
+        let mk = |i: usize| lan_router(prios[i], 11 + i as u8);
+        let mut lan = common::Lan::new((0..3).map(mk).collect());
+        lan.start();
+        for step in &chaos {
+            match *step {
+                Chaos::Mute(i, m) => lan.muted[i] = m,
+                Chaos::Crash(i) => { lan.routers[i] = mk(i); }
+                Chaos::Stop(i) => { let now = lan.now; lan.routers[i].shutdown(now); common::drain(&mut lan.routers[i]); }
+                Chaos::Start(i) => { let now = lan.now; lan.routers[i].start(now); }
+                Chaos::Track(i, up) => {
+                    let now = lan.now;
+                    let st = if up { TrackState::Up } else { TrackState::Down };
+                    lan.routers[i].handle_track(now, &TrackId("chk".into()), st);
+                }
+                Chaos::Wait(ms) => lan.advance(Duration::from_millis(u64::from(ms))),
+            }
+        }
+        lan.muted = vec![false; 3];
+        for i in 0..3 {
+            let now = lan.now;
+            lan.routers[i].start(now);
+        }
+        lan.advance(Duration::from_secs(15));
+        let states = lan.states();
+        let masters: Vec<usize> = (0..3).filter(|&i| states[i] == StateKind::Master).collect();
+        prop_assert_eq!(masters.len(), 1, "states {:?}", states);
+        let prio = |i: usize| lan.routers[i].instances()[0].effective_priority();
+        let best = (0..3).map(prio).max().unwrap();
+        prop_assert_eq!(prio(masters[0]), best, "states {:?}", states);
+    }
+}
