@@ -481,11 +481,11 @@ fn sorry_server() {
 
 #[test]
 fn fwmark_and_group_services_take_family_from_servers() {
-    let c = clean("virtual_server fwmark 7 {\n real_server 2001:db8::2 80 { }\n}\n");
+    let c = clean("virtual_server fwmark 7 {\n real_server 2001:db8::2 { }\n}\n");
     assert_eq!(vs0(&c).address, VsAddress::Fwmark(7));
     assert_eq!(vs0(&c).family, IpFamily::Inet6);
     assert_eq!(vs0(&c).protocol, None);
-    let c = clean("virtual_server fwmark 7 {\n lvs_method TUN\n ip_family inet6\n real_server 192.0.2.2 80 { }\n}\n");
+    let c = clean("virtual_server fwmark 7 {\n lvs_method TUN\n ip_family inet6\n real_server 192.0.2.2 { }\n}\n");
     assert_eq!(vs0(&c).family, IpFamily::Inet6);
     let (_, d) = run("virtual_server 192.0.2.1 80 {\n protocol TCP\n ip_family inet6\n real_server 192.0.2.2 80 { }\n}\n");
     assert_eq!(find(&d, "`ip_family` says IPv6").1, 3);
@@ -617,8 +617,7 @@ fn quorum_above_total_weight() {
 
 #[test]
 fn virtual_server_group_entries() {
-    let c = clean(
-        "virtual_server_group G1 {
+    let c = ok("virtual_server_group G1 {
   192.0.2.1-10 80
   192.0.2.250-192.0.3.10 80
   192.0.2.16/29 443
@@ -632,8 +631,7 @@ virtual_server group G1 {
   lvs_method TUN
   real_server 192.0.2.200 80 { }
 }
-",
-    );
+");
     let g = &c.lvs.groups[0];
     assert_eq!(g.name, "G1");
     let r = |e: &VsgEntry| match e {
@@ -1071,7 +1069,16 @@ fn udp_check_hex_strings() {
 
 #[test]
 fn file_misc_bfd_checks() {
-    let c = ok("virtual_server 192.0.2.1 80 {
+    let c = ok("track_file tf1 {
+ file /tmp/tf1
+}
+track_file tf2 {
+ file /tmp/tf2
+}
+bfd_instance bfd1 {
+ neighbor_ip 192.0.2.2
+}
+virtual_server 192.0.2.1 80 {
  protocol TCP
  delay_loop 9
  real_server 192.0.2.2 80 {
@@ -1336,4 +1343,42 @@ fn sample_configs_with_mistakes() {
         }
     }
     assert!(n >= 8, "{n}");
+}
+
+#[test]
+fn file_and_bfd_references_are_checked() {
+    let (_, d) = run("track_file ready {
+ file /tmp/ready
+}
+virtual_server 192.0.2.1 80 {
+ protocol TCP
+ real_server 192.0.2.2 80 {
+  FILE_CHECK {
+   track_file raedy
+  }
+  BFD_CHECK {
+   name nobfd
+  }
+ }
+}
+");
+    let (x, l, col) = find(
+        &d,
+        "FILE_CHECK refers to `raedy`, which is not a defined track_file",
+    );
+    assert_eq!((x.severity, l, col), (Severity::Error, 7, 3));
+    assert_eq!(x.help.as_deref(), Some("did you mean `ready`?"));
+    let (x, l, _) = find(&d, "BFD_CHECK refers to `nobfd`");
+    assert_eq!(l, 10);
+    assert!(x.help.as_deref().unwrap().contains("bfd_instance nobfd"));
+}
+
+#[test]
+fn fwmark_real_server_ports_are_ignored() {
+    let (_, d) = run("virtual_server fwmark 3 {\n real_server 192.0.2.2 80 { }\n}\n");
+    let (x, l, col) = find(&d, "port 80 of a real server of a fwmark service");
+    assert_eq!((x.severity, l, col), (Severity::Warning, 2, 14));
+    let (_, d) = run("virtual_server_group G {\n 192.0.2.1 80\n fwmark 4\n}\nvirtual_server group G {\n protocol TCP\n real_server 192.0.2.2 80 { }\n}\n");
+    let (x, l, _) = find(&d, "group `G` has fwmark entries");
+    assert_eq!((x.severity, l), (Severity::Warning, 7));
 }

@@ -564,7 +564,6 @@ struct PendingRs {
     port: Option<u16>,
     weight: Weight,
     forwarding: Option<Forwarding>,
-    forwarding_span: Option<Span>,
     upper_threshold: u32,
     lower_threshold: u32,
     inhibit: Option<bool>,
@@ -1053,7 +1052,15 @@ fn lower_vs(cx: &mut Lowerer<'_>, cfg: &mut Config, node: &Node) {
                 ),
             );
         }
-        let _ = rs.forwarding_span;
+        if let (VsAddress::Fwmark(_), Some(p)) = (&address, rs.port) {
+            cx.push(
+                Diagnostic::warning(
+                    span(rs.origin),
+                    format!("port {p} of a real server of a fwmark service is ignored by IPVS"),
+                )
+                .with_help("remove the port; checkers can use `connect_port`"),
+            );
+        }
         let rs_t = rs.timing.or(vs_timing_opt);
         let vhost = rs.virtualhost.clone().or_else(|| virtualhost.clone());
         let vs_port = match &address {
@@ -1170,7 +1177,6 @@ fn lower_rs(cx: &mut Lowerer<'_>, node: &Node) -> Option<PendingRs> {
         port,
         weight: Weight::DEFAULT,
         forwarding: None,
-        forwarding_span: None,
         upper_threshold: 0,
         lower_threshold: 0,
         inhibit: None,
@@ -1201,10 +1207,7 @@ fn lower_rs(cx: &mut Lowerer<'_>, node: &Node) -> Option<PendingRs> {
                     }
                 }
             }
-            "lvs_method" => {
-                rs.forwarding = forwarding(cx, c).or(rs.forwarding);
-                rs.forwarding_span = Some(c.keyword.span);
-            }
+            "lvs_method" => rs.forwarding = forwarding(cx, c).or(rs.forwarding),
             "uthreshold" | "lthreshold" => {
                 if let Some(t) = cx.one_arg(c, "a number of connections") {
                     if let Some(v) = cx.uint(t, 0, u64::from(u32::MAX)) {
@@ -1300,6 +1303,11 @@ pub fn check(cx: &mut Lowerer<'_>, cfg: &Config) {
                 Some(g) => check_group_families(cx, vs, g),
             }
         }
+        for rs in &vs.real_servers {
+            for ch in &rs.checkers {
+                check_checker_refs(cx, cfg, ch);
+            }
+        }
         // Duplicates: same address and protocol.
         if let Some(p) = lvs
             .virtual_servers
@@ -1316,6 +1324,41 @@ pub fn check(cx: &mut Lowerer<'_>, cfg: &Config) {
             );
         }
     }
+}
+
+/// FILE_CHECK and BFD_CHECK name blocks of the VRRP side.
+fn check_checker_refs(cx: &mut Lowerer<'_>, cfg: &Config, ch: &Checker) {
+    let v = &cfg.vrrp;
+    let (what, name, known): (&str, &str, Vec<&str>) = match &ch.kind {
+        CheckerKind::File(f) => (
+            "track_file",
+            &f.track_file,
+            v.track_files.iter().map(|t| t.name.as_str()).collect(),
+        ),
+        CheckerKind::Bfd(b) => (
+            "bfd_instance",
+            &b.name,
+            v.bfd_instances.iter().map(|t| t.name.as_str()).collect(),
+        ),
+        _ => return,
+    };
+    if known.contains(&name) || v.dropped.iter().any(|d| d == name) {
+        return;
+    }
+    let mut d = Diagnostic::error(
+        span(ch.origin),
+        format!(
+            "{} refers to `{name}`, which is not a defined {what}",
+            ch.kind.block_name()
+        ),
+    );
+    d = match did_you_mean_in(name, known.iter().copied()) {
+        Some(s) => d.with_help(format!("did you mean `{s}`?")),
+        None => d.with_help(format!(
+            "define a top-level `{what} {name} {{ ... }}` block"
+        )),
+    };
+    cx.push(d);
 }
 
 fn check_group_families(cx: &mut Lowerer<'_>, vs: &VirtualServer, g: &VirtualServerGroup) {
@@ -1336,6 +1379,23 @@ fn check_group_families(cx: &mut Lowerer<'_>, vs: &VirtualServer, g: &VirtualSer
                 .iter()
                 .map(|s| (s.addr, s.forwarding, s.origin)),
         );
+    if g.entries
+        .iter()
+        .any(|e| matches!(e, VsgEntry::Fwmark { .. }))
+    {
+        for rs in vs.real_servers.iter().filter(|r| r.port.is_some()) {
+            cx.push(
+                Diagnostic::warning(
+                    span(rs.origin),
+                    format!(
+                        "group `{}` has fwmark entries: IPVS ignores the port of real server {} for them",
+                        g.name, rs.addr
+                    ),
+                )
+                .with_help("keepalived warns about this too; use a separate virtual server for the fwmark"),
+            );
+        }
+    }
     for (addr, fwd, o) in servers {
         if fwd.is_tunnel() {
             continue;
