@@ -1,5 +1,152 @@
-//! Seeded deterministic VRRP simulator (see docs/ARCHITECTURE.md).
-fn main() {
-    eprintln!("ka-sim: not built yet");
-    std::process::exit(2);
+//! `ka-sim`: runs seeded VRRP simulations and checks their invariants.
+//!
+//! ```text
+//! ka-sim --seeds N [--start S]      run seeds S..S+N, print a summary
+//! ka-sim --seed S [--trace]         replay one seed (with every trace line)
+//! options: --engine vrrp|ref  --units U (run length in advert intervals)
+//!          --sabotage ignore-priority|late-timers|advert-in-fault (plant a bug in node 0)
+//! ```
+//! Exits 1 when an invariant breaks, printing the seed, the invariant and the trace tail.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use ka_sim::{run_seed, EngineKind, RunOptions, RunReport, Sabotage};
+
+struct Args {
+    start: u64,
+    count: u64,
+    single: bool,
+    engine: EngineKind,
+    opts: RunOptions,
+}
+
+fn usage() -> ExitCode {
+    eprintln!(
+        "usage: ka-sim (--seeds N [--start S] | --seed S [--trace]) [--engine vrrp|ref] [--units U] \
+         [--sabotage ignore-priority|late-timers|advert-in-fault]"
+    );
+    ExitCode::from(2)
+}
+
+fn parse() -> Option<Args> {
+    let mut a = Args {
+        start: 0,
+        count: 100,
+        single: false,
+        engine: EngineKind::Vrrp,
+        opts: RunOptions::default(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--seeds" => a.count = it.next()?.parse().ok()?,
+            "--start" => a.start = it.next()?.parse().ok()?,
+            "--seed" => {
+                a.start = it.next()?.parse().ok()?;
+                a.count = 1;
+                a.single = true;
+            }
+            "--trace" => a.opts.print_trace = true,
+            "--units" => a.opts.adv_units = it.next()?.parse().ok()?,
+            "--engine" => {
+                a.engine = match it.next()?.as_str() {
+                    "vrrp" => EngineKind::Vrrp,
+                    "ref" | "reference" => EngineKind::Reference,
+                    _ => return None,
+                }
+            }
+            "--sabotage" => {
+                a.opts.sabotage = Some(match it.next()?.as_str() {
+                    "ignore-priority" => Sabotage::IgnorePriority(0),
+                    "late-timers" => Sabotage::LateTimers(0),
+                    "advert-in-fault" => Sabotage::AdvertInFault(0),
+                    _ => return None,
+                })
+            }
+            _ => return None,
+        }
+    }
+    Some(a)
+}
+
+fn print_failure(r: &RunReport) {
+    let Some(v) = &r.violation else { return };
+    println!(
+        "=== seed {} FAILED: invariant {} at {:.6} s",
+        r.seed,
+        v.invariant,
+        v.at_ns as f64 / 1e9
+    );
+    println!("{}", v.detail);
+    println!("{}", r.scenario);
+    println!("--- last {} trace lines:", r.tail.len());
+    for l in &r.tail {
+        println!("{l}");
+    }
+    println!(
+        "--- replay: cargo run --release -p ka-sim -- --seed {} --trace",
+        r.seed
+    );
+}
+
+fn main() -> ExitCode {
+    let Some(args) = parse() else { return usage() };
+    let t0 = Instant::now();
+    let (mut sim_ns, mut events, mut nfail) = (0u128, 0u64, 0u64);
+    let mut failovers = 0usize;
+    let mut worst: Option<(f64, u64, ka_sim::Failover)> = None;
+    let mut failing: Vec<u64> = Vec::new();
+    for seed in args.start..args.start.saturating_add(args.count) {
+        let r = run_seed(seed, args.engine, &args.opts);
+        sim_ns += u128::from(r.sim_ns);
+        events += r.events;
+        failovers += r.failovers.len();
+        for f in &r.failovers {
+            let ratio = f.took_ns as f64 / f.bound_ns.max(1) as f64;
+            if worst.is_none_or(|(w, _, _)| ratio > w) {
+                worst = Some((ratio, seed, *f));
+            }
+        }
+        if args.single {
+            println!("seed {} trace hash {:016x}", seed, r.trace_hash);
+        }
+        if r.violation.is_some() {
+            nfail += 1;
+            if failing.len() < 3 {
+                print_failure(&r);
+            }
+            failing.push(seed);
+        }
+    }
+    println!(
+        "seeds run: {} ({}..{}), failed: {}, simulated time: {:.1} s, events: {}, wall: {:.2} s",
+        args.count,
+        args.start,
+        args.start.saturating_add(args.count),
+        nfail,
+        sim_ns as f64 / 1e9,
+        events,
+        t0.elapsed().as_secs_f64()
+    );
+    match worst {
+        Some((ratio, seed, f)) => println!(
+            "failovers measured: {failovers}; worst vs RFC bound: {:.3} ms of {:.3} ms ({:.1}%, after {}, seed {seed})",
+            f.took_ns as f64 / 1e6,
+            f.bound_ns as f64 / 1e6,
+            ratio * 100.0,
+            f.kind
+        ),
+        None => println!("failovers measured: 0"),
+    }
+    if !failing.is_empty() {
+        let list: Vec<String> = failing.iter().take(50).map(u64::to_string).collect();
+        println!(
+            "failing seeds: {}{}",
+            list.join(" "),
+            if failing.len() > 50 { " ..." } else { "" }
+        );
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
 }

@@ -1,0 +1,284 @@
+//! A minimal reference model of RFC 5798 section 6.4 (and RFC 3768 for v2), written
+//! independently of `ka-vrrp`. It exists so the simulator and its invariants can be
+//! checked against a second implementation: if the reference passes and the engine
+//! fails the same seed, the engine is suspect; if both fail, the invariant is.
+
+use std::net::IpAddr;
+
+use ka_wire::vrrp::{Auth, Version, VrrpPacket};
+
+use crate::node::{InstSpec, LocalNanos, Node, NodeSpec, Output, Role};
+
+/// The IPv4 VRRP multicast group (RFC 5798 section 5.1.1.2).
+pub const MCAST_V4: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(224, 0, 0, 18));
+/// The IPv6 VRRP multicast group (RFC 5798 section 5.1.2.2).
+pub const MCAST_V6: IpAddr = IpAddr::V6(std::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12));
+
+const CS_NS: u64 = 10_000_000;
+
+#[derive(Debug)]
+struct Inst {
+    spec: InstSpec,
+    role: Role,
+    /// Master_Adver_Interval learned from the master (v3), in centiseconds.
+    master_adv_cs: u16,
+    master_down_at: Option<LocalNanos>,
+    adver_at: Option<LocalNanos>,
+}
+
+impl Inst {
+    fn adv_ns(&self) -> u64 {
+        u64::from(self.spec.adver_int_cs) * CS_NS
+    }
+    /// Skew_Time (RFC 5798 section 6.1; RFC 3768: (256 - Priority) / 256 seconds).
+    fn skew_ns(&self) -> u64 {
+        let base = match self.spec.version {
+            Version::V2 => 100 * CS_NS,
+            Version::V3 => u64::from(self.master_adv_cs) * CS_NS,
+        };
+        (256 - u64::from(self.spec.priority)) * base / 256
+    }
+    /// Master_Down_Interval = 3 * Master_Adver_Interval + Skew_Time.
+    fn mdi_ns(&self) -> u64 {
+        let adv = match self.spec.version {
+            Version::V2 => self.adv_ns(),
+            Version::V3 => u64::from(self.master_adv_cs) * CS_NS,
+        };
+        3 * adv + self.skew_ns()
+    }
+}
+
+/// The reference router.
+#[derive(Debug)]
+pub struct RefNode {
+    ip: IpAddr,
+    insts: Vec<Inst>,
+    out: Vec<Output>,
+    roles: Vec<Output>,
+    link_up: bool,
+}
+
+impl RefNode {
+    /// A router for `spec`, not started.
+    pub fn new(spec: &NodeSpec) -> Self {
+        let insts = spec
+            .instances
+            .iter()
+            .map(|s| Inst {
+                spec: s.clone(),
+                role: Role::Init,
+                master_adv_cs: s.adver_int_cs,
+                master_down_at: None,
+                adver_at: None,
+            })
+            .collect();
+        Self {
+            ip: spec.ip,
+            insts,
+            out: Vec::new(),
+            roles: Vec::new(),
+            link_up: true,
+        }
+    }
+
+    fn set_role(roles: &mut Vec<Output>, inst: &mut Inst, role: Role, reason: &str) {
+        if inst.role != role {
+            if inst.role == Role::Master || role == Role::Master {
+                roles.push(Output::Vip {
+                    vrid: inst.spec.vrid,
+                    add: role == Role::Master,
+                });
+            }
+            inst.role = role;
+            roles.push(Output::Role {
+                vrid: inst.spec.vrid,
+                role,
+                reason: reason.to_owned(),
+            });
+        }
+    }
+
+    fn advert(ip: IpAddr, out: &mut Vec<Output>, inst: &Inst, priority: u8) {
+        let pkt = VrrpPacket {
+            version: inst.spec.version,
+            kind: 1,
+            vrid: inst.spec.vrid,
+            priority,
+            adver_int_cs: inst.spec.adver_int_cs,
+            reserved: 0,
+            checksum: 0,
+            addrs: inst.spec.vips.clone(),
+            auth: Auth::None,
+        };
+        if inst.spec.unicast_peers.is_empty() {
+            let dst = if ip.is_ipv4() { MCAST_V4 } else { MCAST_V6 };
+            out.push(Output::Advert { dst, ttl: 255, pkt });
+        } else {
+            for p in &inst.spec.unicast_peers {
+                out.push(Output::Advert {
+                    dst: *p,
+                    ttl: 255,
+                    pkt: pkt.clone(),
+                });
+            }
+        }
+    }
+
+    fn become_master(&mut self, i: usize, now: LocalNanos, reason: &str) {
+        let ip = self.ip;
+        if let Some(inst) = self.insts.get_mut(i) {
+            Self::set_role(&mut self.roles, inst, Role::Master, reason);
+            Self::advert(ip, &mut self.out, inst, inst.spec.priority);
+            inst.adver_at = Some(now + inst.adv_ns());
+            inst.master_down_at = None;
+        }
+    }
+
+    fn become_backup(&mut self, i: usize, now: LocalNanos, reason: &str) {
+        if let Some(inst) = self.insts.get_mut(i) {
+            Self::set_role(&mut self.roles, inst, Role::Backup, reason);
+            inst.adver_at = None;
+            inst.master_down_at = Some(now + inst.mdi_ns());
+        }
+    }
+
+    fn startup(&mut self, now: LocalNanos) {
+        for i in 0..self.insts.len() {
+            let (owner, init_master) = match self.insts.get(i) {
+                Some(x) => (x.spec.priority == 255, x.spec.init_master),
+                None => continue,
+            };
+            if owner || init_master {
+                self.become_master(i, now, "startup as owner/state MASTER");
+            } else {
+                self.become_backup(i, now, "startup");
+            }
+        }
+    }
+}
+
+impl Node for RefNode {
+    fn start(&mut self, now: LocalNanos) {
+        self.startup(now);
+    }
+
+    fn handle_packet(
+        &mut self,
+        now: LocalNanos,
+        src: IpAddr,
+        _dst: IpAddr,
+        ttl: u8,
+        pkt: &VrrpPacket,
+    ) {
+        if ttl != 255 || pkt.kind != 1 || !self.link_up {
+            return;
+        }
+        let Some(i) = self.insts.iter().position(|x| x.spec.vrid == pkt.vrid) else {
+            return;
+        };
+        let my_ip = self.ip;
+        let Some(inst) = self.insts.get_mut(i) else {
+            return;
+        };
+        if pkt.version != inst.spec.version {
+            return;
+        }
+        // RFC 3768 section 7.1: v2 drops adverts whose interval differs.
+        if inst.spec.version == Version::V2 && pkt.adver_int_cs != inst.spec.adver_int_cs {
+            return;
+        }
+        match inst.role {
+            Role::Backup => {
+                // RFC 5798 section 6.4.2.
+                if pkt.priority == 0 {
+                    inst.master_down_at = Some(now + inst.skew_ns());
+                } else if !inst.spec.preempt || pkt.priority >= inst.spec.priority {
+                    if inst.spec.version == Version::V3 {
+                        inst.master_adv_cs = pkt.adver_int_cs;
+                    }
+                    inst.master_down_at = Some(now + inst.mdi_ns());
+                }
+            }
+            Role::Master => {
+                // RFC 5798 section 6.4.3.
+                if pkt.priority == 0 {
+                    Self::advert(my_ip, &mut self.out, inst, inst.spec.priority);
+                    inst.adver_at = Some(now + inst.adv_ns());
+                } else if pkt.priority > inst.spec.priority
+                    || (pkt.priority == inst.spec.priority && src > my_ip)
+                {
+                    if inst.spec.version == Version::V3 {
+                        inst.master_adv_cs = pkt.adver_int_cs;
+                    }
+                    self.become_backup(i, now, "higher priority advert");
+                }
+            }
+            Role::Init | Role::Fault => {}
+        }
+    }
+
+    fn handle_timeout(&mut self, now: LocalNanos) {
+        for i in 0..self.insts.len() {
+            let Some(inst) = self.insts.get_mut(i) else {
+                continue;
+            };
+            match inst.role {
+                Role::Backup if inst.master_down_at.is_some_and(|t| t <= now) => {
+                    self.become_master(i, now, "master down timer");
+                }
+                Role::Master if inst.adver_at.is_some_and(|t| t <= now) => {
+                    let ip = self.ip;
+                    Self::advert(ip, &mut self.out, inst, inst.spec.priority);
+                    inst.adver_at = Some(now + inst.adv_ns());
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn handle_link(&mut self, now: LocalNanos, up: bool) {
+        self.link_up = up;
+        for i in 0..self.insts.len() {
+            if up {
+                self.become_backup(i, now, "link up");
+            } else if let Some(inst) = self.insts.get_mut(i) {
+                Self::set_role(&mut self.roles, inst, Role::Fault, "link down");
+                inst.adver_at = None;
+                inst.master_down_at = None;
+            }
+        }
+        if up {
+            // An owner takes over at once (RFC 5798 section 6.4.1).
+            for i in 0..self.insts.len() {
+                if self.insts.get(i).is_some_and(|x| x.spec.priority == 255) {
+                    self.become_master(i, now, "owner link up");
+                }
+            }
+        }
+    }
+
+    fn shutdown(&mut self, _now: LocalNanos) {
+        let ip = self.ip;
+        for inst in &mut self.insts {
+            if inst.role == Role::Master {
+                Self::advert(ip, &mut self.out, inst, 0);
+            }
+            Self::set_role(&mut self.roles, inst, Role::Init, "shutdown");
+            inst.adver_at = None;
+            inst.master_down_at = None;
+        }
+    }
+
+    fn poll_timeout(&mut self) -> Option<LocalNanos> {
+        self.insts
+            .iter()
+            .flat_map(|x| [x.master_down_at, x.adver_at])
+            .flatten()
+            .min()
+    }
+
+    fn drain(&mut self, out: &mut Vec<Output>) {
+        out.append(&mut self.roles);
+        out.append(&mut self.out);
+    }
+}

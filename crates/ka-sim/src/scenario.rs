@@ -1,0 +1,457 @@
+//! Scenario generation: everything random about a run is drawn here, from the seed.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ka_wire::vrrp::Version;
+
+use crate::node::{InstSpec, NodeSpec};
+use crate::rng::Rng;
+
+/// Nanoseconds per centisecond.
+pub const CS_NS: u64 = 10_000_000;
+/// Largest clock drift drawn, in parts per million (either sign).
+pub const MAX_DRIFT_PPM: i64 = 500;
+
+/// Delay model of one directed link on a healthy LAN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LinkSpec {
+    /// Fixed part of the one-way delay.
+    pub base_ns: u64,
+    /// Uniform extra delay in `0..=jitter_ns`.
+    pub jitter_ns: u64,
+}
+
+/// A fault of the network, active between its start and end events.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum NetFault {
+    /// Nodes whose bit is set in `side` cannot talk to the others (both directions).
+    Partition {
+        /// Bit i set: node i is on side A.
+        side: u32,
+    },
+    /// Packets from `from` to `to` are dropped (one way).
+    OneWay {
+        /// Sender.
+        from: usize,
+        /// Receiver.
+        to: usize,
+    },
+    /// Random loss on the matching links.
+    Loss {
+        /// Only packets sent by this node (None: any).
+        from: Option<usize>,
+        /// Only packets received by this node (None: any).
+        to: Option<usize>,
+        /// Loss probability in 1/1000.
+        permille: u32,
+    },
+    /// Extra delay and jitter on every link (reorders packets).
+    Delay {
+        /// Added delay.
+        extra_ns: u64,
+        /// Added uniform jitter.
+        jitter_ns: u64,
+    },
+    /// Every packet is duplicated with this probability (the copy arrives within the
+    /// healthy delay bound). Not a disturbance: a correct router ignores duplicates.
+    Dup {
+        /// Probability in 1/1000.
+        permille: u32,
+    },
+}
+
+impl NetFault {
+    /// True when this fault makes the network unhealthy (loss, partition, late delivery).
+    pub fn is_disturbance(&self) -> bool {
+        !matches!(self, NetFault::Dup { .. })
+    }
+}
+
+/// One scheduled fault event.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FaultEvent {
+    /// The process dies (kill -9): no more output, no priority-0 advert.
+    Crash(usize),
+    /// Graceful stop: `shutdown()` then the process is gone.
+    Shutdown(usize),
+    /// The process is re-created from its configuration and started.
+    Restart(usize),
+    /// The node's interface goes down or up.
+    Link(usize, bool),
+    /// A network fault starts (`id` pairs it with its end).
+    NetStart(u32, NetFault),
+    /// The network fault `id` ends.
+    NetEnd(u32),
+}
+
+/// A timed fault event.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Fault {
+    /// Simulated time in nanoseconds.
+    pub at_ns: u64,
+    /// What happens.
+    pub event: FaultEvent,
+}
+
+/// A complete, reproducible description of one run.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Scenario {
+    /// The seed it was drawn from.
+    pub seed: u64,
+    /// The routers.
+    pub nodes: Vec<NodeSpec>,
+    /// VRIDs configured on every node.
+    pub vrids: Vec<u8>,
+    /// VRRP version of every instance.
+    pub version: Version,
+    /// Advertisement interval of every instance, in centiseconds.
+    pub adver_int_cs: u16,
+    /// IPv6 instead of IPv4.
+    pub ipv6: bool,
+    /// Unicast peers instead of multicast.
+    pub unicast: bool,
+    /// `links[from][to]`.
+    pub links: Vec<Vec<LinkSpec>>,
+    /// When each node is started.
+    pub start_ns: Vec<u64>,
+    /// Fault schedule, sorted by time.
+    pub faults: Vec<Fault>,
+    /// Simulated length of the run.
+    pub duration_ns: u64,
+    /// Seed of the network's own random stream (loss, jitter).
+    pub net_seed: u64,
+}
+
+impl Scenario {
+    /// Advertisement interval in nanoseconds.
+    pub fn adv_ns(&self) -> u64 {
+        u64::from(self.adver_int_cs) * CS_NS
+    }
+
+    /// The largest one-way delay of a healthy link.
+    pub fn max_delay_ns(&self) -> u64 {
+        self.links
+            .iter()
+            .flatten()
+            .map(|l| l.base_ns + l.jitter_ns)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Skew_Time for `priority`, in nanoseconds (RFC 5798 section 6.1, RFC 3768 section 6.1).
+    pub fn skew_ns(&self, priority: u8) -> u64 {
+        let base = match self.version {
+            Version::V2 => 100 * CS_NS,
+            Version::V3 => self.adv_ns(),
+        };
+        (256 - u64::from(priority)) * base / 256
+    }
+
+    /// Master_Down_Interval for `priority`: 3 * Master_Adver_Interval + Skew_Time.
+    pub fn mdi_ns(&self, priority: u8) -> u64 {
+        3 * self.adv_ns() + self.skew_ns(priority)
+    }
+
+    /// One-line summary.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "seed {} : {} nodes, {:?}, {}, {}, advert_int {} cs, vrids {:?}, {} fault events, {:.3} s",
+            self.seed,
+            self.nodes.len(),
+            self.version,
+            if self.ipv6 { "IPv6" } else { "IPv4" },
+            if self.unicast { "unicast" } else { "multicast" },
+            self.adver_int_cs,
+            self.vrids,
+            self.faults.len(),
+            self.duration_ns as f64 / 1e9,
+        );
+        for n in &self.nodes {
+            let inst: Vec<String> = n
+                .instances
+                .iter()
+                .map(|i| {
+                    format!(
+                        "vrid {} prio {}{}{}",
+                        i.vrid,
+                        i.priority,
+                        if i.preempt { "" } else { " nopreempt" },
+                        if i.init_master { " state MASTER" } else { "" }
+                    )
+                })
+                .collect();
+            s.push_str(&format!(
+                "\n  n{} {} drift {} ppm: {}",
+                n.id,
+                n.ip,
+                n.drift_ppm,
+                inst.join(", ")
+            ));
+        }
+        s
+    }
+
+    /// Draws a scenario from `seed`. `adv_units` is the run length in advertisement intervals.
+    pub fn generate(seed: u64, adv_units: u64) -> Self {
+        let mut rng = Rng::new(seed);
+        let n = rng.range(2, 5) as usize;
+        let version = if rng.chance(0.3) {
+            Version::V2
+        } else {
+            Version::V3
+        };
+        let adver_int_cs: u16 = match version {
+            Version::V2 => 100,
+            Version::V3 => *rng.pick(&[100u16, 10, 1]).unwrap_or(&100),
+        };
+        let ipv6 = version == Version::V3 && rng.chance(0.3);
+        let unicast = rng.chance(0.3);
+        let nvrid = if rng.chance(0.3) { 2 } else { 1 };
+        let mut vrids: Vec<u8> = Vec::new();
+        while vrids.len() < nvrid {
+            let v = rng.range(1, 255) as u8;
+            if !vrids.contains(&v) {
+                vrids.push(v);
+            }
+        }
+        let ip_of = |i: usize| -> IpAddr {
+            let last = 10 + i as u8;
+            if ipv6 {
+                IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(last)))
+            } else {
+                IpAddr::V4(Ipv4Addr::new(192, 0, 2, last))
+            }
+        };
+        // Priorities per VRID: ties on purpose (IP tie-break), at most one owner (255).
+        let mut prios: Vec<Vec<u8>> = vec![Vec::new(); n];
+        for _ in &vrids {
+            let mut owner_used = false;
+            let mut drawn: Vec<u8> = Vec::new();
+            for slot in prios.iter_mut() {
+                let p = if !drawn.is_empty() && rng.chance(0.15) {
+                    *rng.pick(&drawn).unwrap_or(&100)
+                } else if !owner_used && rng.chance(0.05) {
+                    owner_used = true;
+                    255
+                } else {
+                    rng.range(1, 254) as u8
+                };
+                let p = if p == 255 && owner_used && drawn.contains(&255) {
+                    254
+                } else {
+                    p
+                };
+                drawn.push(p);
+                slot.push(p);
+            }
+        }
+        let mut nodes = Vec::new();
+        for (i, node_prios) in prios.iter().enumerate() {
+            let ip = ip_of(i);
+            let peers: Vec<IpAddr> = if unicast {
+                (0..n).filter(|j| *j != i).map(ip_of).collect()
+            } else {
+                Vec::new()
+            };
+            let instances = vrids
+                .iter()
+                .zip(node_prios)
+                .map(|(&vrid, &priority)| {
+                    let preempt = rng.chance(0.8);
+                    let init_master = rng.chance(0.2);
+                    (vrid, priority, preempt, init_master)
+                })
+                .map(|(vrid, priority, preempt, init_master)| InstSpec {
+                    vrid,
+                    priority,
+                    // keepalived silently forces preempt for `state MASTER` and owners.
+                    preempt: preempt || init_master || priority == 255,
+                    init_master,
+                    adver_int_cs,
+                    version,
+                    vips: vec![if ipv6 {
+                        IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, u16::from(vrid)))
+                    } else {
+                        IpAddr::V4(Ipv4Addr::new(203, 0, 113, vrid))
+                    }],
+                    unicast_peers: peers.clone(),
+                })
+                .collect();
+            nodes.push(NodeSpec {
+                id: i,
+                ip,
+                ifname: format!("eth{i}"),
+                drift_ppm: rng.range(0, 2 * MAX_DRIFT_PPM as u64) as i64 - MAX_DRIFT_PPM,
+                clock_offset_ns: rng.range(0, 1_000_000_000_000),
+                instances,
+            });
+        }
+        let links = (0..n)
+            .map(|_| {
+                (0..n)
+                    .map(|_| LinkSpec {
+                        base_ns: rng.range(20_000, 300_000),
+                        jitter_ns: rng.range(0, 200_000),
+                    })
+                    .collect()
+            })
+            .collect();
+        let adv = u64::from(adver_int_cs) * CS_NS;
+        let start_ns = (0..n).map(|_| rng.range(0, 2 * adv)).collect();
+        let duration_ns = adv_units.max(30) * adv;
+        let faults = gen_faults(&mut rng, n, adv, duration_ns);
+        let net_seed = rng.next_u64();
+        Self {
+            seed,
+            nodes,
+            vrids,
+            version,
+            adver_int_cs,
+            ipv6,
+            unicast,
+            links,
+            start_ns,
+            faults,
+            duration_ns,
+            net_seed,
+        }
+    }
+}
+
+fn gen_faults(rng: &mut Rng, n: usize, adv: u64, duration: u64) -> Vec<Fault> {
+    let mut out = Vec::new();
+    // Faults end 20 intervals before the end, so every run finishes with a quiet period.
+    let last = duration.saturating_sub(20 * adv);
+    let mut t = rng.range(3 * adv, 12 * adv);
+    let mut busy_until = vec![0u64; n]; // a node fault is not stacked on another
+    let mut id = 0u32;
+    while t < last {
+        let d = if rng.chance(0.3) {
+            rng.range(adv / 20, adv)
+        } else {
+            rng.range(adv, 15 * adv)
+        };
+        let end = (t + d).min(last);
+        let kind = rng.range(0, 9);
+        let free: Vec<usize> = (0..n).filter(|i| busy_until[*i] <= t).collect();
+        let node = rng.pick(&free).copied();
+        match (kind, node) {
+            (0 | 1, Some(i)) => {
+                out.push(Fault {
+                    at_ns: t,
+                    event: FaultEvent::Crash(i),
+                });
+                if rng.chance(0.9) {
+                    out.push(Fault {
+                        at_ns: end,
+                        event: FaultEvent::Restart(i),
+                    });
+                    busy_until[i] = end + 1;
+                } else {
+                    busy_until[i] = u64::MAX;
+                }
+            }
+            (2, Some(i)) => {
+                out.push(Fault {
+                    at_ns: t,
+                    event: FaultEvent::Shutdown(i),
+                });
+                out.push(Fault {
+                    at_ns: end,
+                    event: FaultEvent::Restart(i),
+                });
+                busy_until[i] = end + 1;
+            }
+            (3, Some(i)) => {
+                // A link flap, sometimes a burst of short ones.
+                let flaps = if rng.chance(0.3) { rng.range(2, 5) } else { 1 };
+                let mut s = t;
+                for _ in 0..flaps {
+                    let e = (s + rng.range(adv / 50, d.max(adv / 50))).min(last);
+                    out.push(Fault {
+                        at_ns: s,
+                        event: FaultEvent::Link(i, false),
+                    });
+                    out.push(Fault {
+                        at_ns: e,
+                        event: FaultEvent::Link(i, true),
+                    });
+                    s = e + rng.range(adv / 100, adv);
+                    if s >= last {
+                        break;
+                    }
+                }
+                busy_until[i] = s + 1;
+            }
+            (4, _) if n >= 2 => {
+                let mut side = 0u32;
+                while side == 0 || side == (1u32 << n) - 1 {
+                    side = rng.range(1, (1u64 << n) - 2) as u32;
+                }
+                net(&mut out, &mut id, t, end, NetFault::Partition { side });
+            }
+            (5, _) => {
+                let from = rng.range(0, n as u64 - 1) as usize;
+                let to = (from + rng.range(1, n as u64 - 1) as usize) % n;
+                net(&mut out, &mut id, t, end, NetFault::OneWay { from, to });
+            }
+            (6, _) => {
+                let from = if rng.chance(0.5) {
+                    Some(rng.range(0, n as u64 - 1) as usize)
+                } else {
+                    None
+                };
+                let to = if from.is_none() && rng.chance(0.5) {
+                    Some(rng.range(0, n as u64 - 1) as usize)
+                } else {
+                    None
+                };
+                let permille = *rng.pick(&[100u32, 300, 500, 800, 1000]).unwrap_or(&500);
+                net(
+                    &mut out,
+                    &mut id,
+                    t,
+                    end,
+                    NetFault::Loss { from, to, permille },
+                );
+            }
+            (7, _) => {
+                let extra_ns = rng.range(0, 3 * adv);
+                let jitter_ns = rng.range(adv / 10, 3 * adv);
+                net(
+                    &mut out,
+                    &mut id,
+                    t,
+                    end,
+                    NetFault::Delay {
+                        extra_ns,
+                        jitter_ns,
+                    },
+                );
+            }
+            _ => {
+                let permille = rng.range(100, 1000) as u32;
+                net(&mut out, &mut id, t, end, NetFault::Dup { permille });
+            }
+        }
+        t = if rng.chance(0.3) {
+            t + rng.range(0, d)
+        } else {
+            end + rng.range(0, 12 * adv)
+        };
+    }
+    out.sort_by_key(|f| f.at_ns);
+    out
+}
+
+fn net(out: &mut Vec<Fault>, id: &mut u32, start: u64, end: u64, f: NetFault) {
+    out.push(Fault {
+        at_ns: start,
+        event: FaultEvent::NetStart(*id, f),
+    });
+    out.push(Fault {
+        at_ns: end,
+        event: FaultEvent::NetEnd(*id),
+    });
+    *id += 1;
+}
