@@ -952,3 +952,22 @@ impl WithVrid for ka_wire::vrrp::VrrpPacket {
         self
     }
 }
+
+/// House style 7: the whole router is plain data; a snapshot taken mid-run (JSON) continues
+/// exactly like the original (a simulator can checkpoint and fork runs).
+#[test]
+fn router_snapshot_round_trip() {
+    let mut r = router(cfg(100, 12));
+    r.start(Instant::ZERO);
+    r.handle_packet(ms(10), &rx(11), &v3adv(200, 100));
+    let _ = drain(&mut r);
+    let json = serde_json::to_string(&r).unwrap();
+    let mut copy: Router = serde_json::from_str(&json).unwrap();
+    assert_eq!(copy, r);
+    let a = run_until(&mut r, ms(30_000));
+    let b = run_until(&mut copy, ms(30_000));
+    assert_eq!(a.tx, b.tx);
+    assert_eq!(a.actions, b.actions);
+    assert_eq!(a.events, b.events);
+    assert_eq!(copy, r);
+}
