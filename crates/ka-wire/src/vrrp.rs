@@ -153,6 +153,13 @@ impl Auth {
         }
     }
 
+    /// Whether the Auth Type is 0 (no authentication). Use this, not `== Auth::None`, on
+    /// receive: RFC 3768 section 5.3.6.1 says the data of type 0 is ignored on reception,
+    /// and a type 0 with non-zero data decodes as `Unknown { kind: 0, .. }`.
+    pub const fn is_unauthenticated(&self) -> bool {
+        self.kind() == 0
+    }
+
     /// Builds the auth from the Type and Data fields. A type 0 with non-zero data is
     /// kept as `Unknown { kind: 0, .. }` so the bytes survive a round trip.
     pub const fn from_wire(kind: u8, data: [u8; 8]) -> Self {
@@ -507,6 +514,7 @@ mod tests {
         b[4] = 0;
         let p = VrrpPacket::decode(&b, Family::V4).unwrap();
         assert!(matches!(p.auth, Auth::Unknown { kind: 0, .. }));
+        assert!(p.auth.is_unauthenticated());
         assert_eq!(p.encode().unwrap(), b);
     }
 

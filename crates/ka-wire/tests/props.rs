@@ -85,7 +85,7 @@ fn valid_packet() -> impl Strategy<Value = (VrrpPacket, Family)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn decoders_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
@@ -122,6 +122,32 @@ proptest! {
         if let Ok(ip) = parse_vrrp_ip(&pkt) {
             if let Ok(p) = ip.decode() {
                 prop_assert_eq!(p.encode().unwrap(), ip.vrrp.to_vec());
+            }
+        }
+    }
+
+    /// Mutations of a real capture (AH, ARP, NA and plain adverts in one file).
+    #[test]
+    fn mutated_pcap_never_panics(edits in prop::collection::vec((0usize..1700, any::<u8>()), 1..8), cut in 0usize..1700) {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/interop/v2_mcast_ah.pcap");
+        let mut bytes = std::fs::read(path).unwrap();
+        for (i, v) in edits {
+            if let Some(b) = bytes.get_mut(i) {
+                *b = v;
+            }
+        }
+        bytes.truncate(cut.max(24));
+        if let Ok(pcap) = Pcap::parse(&bytes) {
+            for r in pcap.records().flatten() {
+                if let Ok(c) = classify(pcap.link_type, r.data) {
+                    if let ka_wire::frame::Frame::Vrrp(ip) = c.frame {
+                        let _ = ip.checksum_ok();
+                        let _ = ka_wire::ip::verify_keepalived_ah(&r.data[14..], b"s3cret", false);
+                        if let Ok(p) = ip.decode() {
+                            prop_assert_eq!(p.encode().unwrap(), ip.vrrp.to_vec());
+                        }
+                    }
+                }
             }
         }
     }
