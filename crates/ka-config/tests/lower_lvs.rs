@@ -500,7 +500,7 @@ fn real_server_keywords() {
     let c = clean(
         "virtual_server 192.0.2.1 80 {
  protocol TCP
- real_server 192.0.2.2 8080 {
+ real_server 192.0.2.2 80 {
   weight 0
   lvs_method DR
   uthreshold 100
@@ -521,7 +521,7 @@ fn real_server_keywords() {
 ",
     );
     let rs = rs0(&c);
-    assert_eq!(rs.port, Some(8080));
+    assert_eq!(rs.port, Some(80));
     assert_eq!(rs.weight.get(), 0);
     assert_eq!(rs.forwarding, Forwarding::Dr);
     assert_eq!((rs.upper_threshold, rs.lower_threshold), (100, 10));
@@ -954,8 +954,7 @@ fn http_get_mistakes() {
 
 #[test]
 fn smtp_check() {
-    let c = clean(
-        "virtual_server 192.0.2.1 25 {
+    let c = ok("virtual_server 192.0.2.1 25 {
  protocol TCP
  real_server 192.0.2.2 {
   SMTP_CHECK {
@@ -972,8 +971,7 @@ fn smtp_check() {
   }
  }
 }
-",
-    );
+");
     let ch = &rs0(&c).checkers[0];
     // No checker port, real server port omitted: the virtual server port 25.
     assert_eq!(ch.connection.as_ref().unwrap().port, Some(25));
@@ -1381,4 +1379,97 @@ fn fwmark_real_server_ports_are_ignored() {
     let (_, d) = run("virtual_server_group G {\n 192.0.2.1 80\n fwmark 4\n}\nvirtual_server group G {\n protocol TCP\n real_server 192.0.2.2 80 { }\n}\n");
     let (x, l, _) = find(&d, "group `G` has fwmark entries");
     assert_eq!((x.severity, l), (Severity::Warning, 7));
+}
+
+#[test]
+fn keepalived_port_and_fwmark_fixups() {
+    let (c, d) = run("virtual_server 192.0.2.1 {
+ protocol TCP
+ real_server 192.0.2.51 80 { }
+}
+virtual_server 192.0.2.2 80 {
+ protocol TCP
+ lvs_method DR
+ sorry_server 192.0.2.9 81
+ real_server 192.0.2.51 8080 { }
+ real_server 192.0.2.52 { }
+}
+virtual_server fwmark 9 {
+ protocol TCP
+ ha_suspend
+ lvs_method DR
+ sorry_server 192.0.2.9 81
+ real_server 192.0.2.51 8080 {
+  TCP_CHECK { }
+ }
+}
+");
+    let vs = &c.lvs.virtual_servers;
+    // Port-less, non-persistent: keepalived makes it persistent.
+    let (x, l, _) = find(&d, "without a port must be persistent");
+    assert_eq!((x.severity, l), (Severity::Warning, 1));
+    assert_eq!(vs[0].persistence.as_ref().unwrap().timeout, secs(360));
+    // DR cannot change ports: reset to the virtual server's.
+    let (_, l, col) = find(&d, "real server port 8080 differs");
+    assert_eq!((l, col), (9, 14));
+    assert_eq!(vs[1].real_servers[0].port, Some(80));
+    assert_eq!(vs[1].real_servers[1].port, None);
+    assert_eq!(find(&d, "sorry server port 81 differs").1, 8);
+    assert_eq!(vs[1].sorry_server.as_ref().unwrap().port, Some(80));
+    // fwmark: protocol and ha_suspend ignored, ports cleared (checker keeps its port).
+    assert_eq!(find(&d, "`protocol` is ignored for a fwmark service").1, 12);
+    assert_eq!(find(&d, "`ha_suspend` cannot be used").1, 12);
+    assert_eq!(vs[2].protocol, None);
+    assert!(!vs[2].ha_suspend);
+    assert_eq!(find(&d, "sorry server of a fwmark service").1, 16);
+    assert_eq!(vs[2].sorry_server.as_ref().unwrap().port, None);
+    assert_eq!(vs[2].real_servers[0].port, None);
+    assert_eq!(
+        vs[2].real_servers[0].checkers[0]
+            .connection
+            .as_ref()
+            .unwrap()
+            .port,
+        Some(8080)
+    );
+}
+
+#[test]
+fn smtp_host_dns_name_and_link_local_bindto() {
+    let (_, d) = run("virtual_server 2001:db8::1 80 {
+ protocol TCP
+ real_server 2001:db8::2 80 {
+  TCP_CHECK {
+   bindto fe80::1
+  }
+  TCP_CHECK {
+   bindto fe80::1
+   bind_if eth0
+  }
+  SMTP_CHECK {
+   host {
+    connect_ip 2001:db8::3
+   }
+  }
+  DNS_CHECK {
+   name a..b
+  }
+  DNS_CHECK {
+   name example.com.
+  }
+ }
+}
+");
+    let (x, l, col) = find(&d, "link-local bindto fe80::1 needs a `bind_if`");
+    assert_eq!((x.severity, l, col), (Severity::Error, 5, 11));
+    assert_eq!(
+        d.iter()
+            .filter(|x| x.message.contains("link-local"))
+            .count(),
+        1
+    );
+    let (x, l, _) = find(&d, "`host` block is deprecated");
+    assert_eq!((x.severity, l), (Severity::Warning, 12));
+    assert_eq!(find(&d, "DNS name `a..b` has an empty").1, 17);
+    assert!(!d.iter().any(|x| x.message.contains("example.com.")));
 }

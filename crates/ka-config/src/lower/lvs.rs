@@ -940,16 +940,38 @@ fn lower_vs(cx: &mut Lowerer<'_>, cfg: &mut Config, node: &Node) {
     } else {
         None
     };
+    let mut persistence = persistence;
     if let VsAddress::Ip { port: None, .. } = address {
         if persistence.is_none() {
             cx.push(
-                Diagnostic::error(
+                Diagnostic::warning(
                     name_span,
-                    "a virtual server without a port must be persistent",
+                    "a virtual server without a port must be persistent; keepalived makes it persistent (360 s)",
                 )
-                .with_help("add the port, or `persistence_timeout`"),
+                .with_help("add the port, or say `persistence_timeout`"),
             );
+            persistence = Some(Persistence {
+                timeout: DEFAULT_PERSISTENCE_TIMEOUT,
+                granularity_prefix: None,
+                engine: None,
+            });
         }
+    }
+    let is_fwmark = matches!(address, VsAddress::Fwmark(_));
+    if is_fwmark && protocol.is_some() {
+        cx.push(
+            Diagnostic::warning(name_span, "`protocol` is ignored for a fwmark service").with_help(
+                "remove `protocol`; the firewall rule setting the mark selects the protocol",
+            ),
+        );
+        protocol = None;
+    }
+    if is_fwmark && ha_suspend {
+        cx.warning(
+            name_span,
+            "`ha_suspend` cannot be used with a fwmark service; ignored (as keepalived)",
+        );
+        ha_suspend = false;
     }
     let protocol = match (protocol, &address) {
         (Some(p), _) => Some(p),
@@ -1073,10 +1095,28 @@ fn lower_vs(cx: &mut Lowerer<'_>, cfg: &mut Config, node: &Node) {
             .into_iter()
             .filter_map(|c| c.resolve(cx, rs_t, rs.addr, target_port, vhost.as_deref()))
             .collect();
+        let mut rs_port = rs.port;
+        if let Some(p) = rs.port {
+            let direct = matches!(rs_fwd, Forwarding::Dr | Forwarding::Tun { .. });
+            if is_fwmark && direct {
+                rs_port = None;
+            } else if direct && vs_port.is_some() && vs_port != Some(p) {
+                cx.push(
+                    Diagnostic::warning(
+                        span(rs.origin),
+                        format!(
+                            "real server port {p} differs from the virtual server port; DR and TUN cannot change ports (keepalived resets it)"
+                        ),
+                    )
+                    .with_help("use the virtual server's port (checkers can use `connect_port`), or `lvs_method NAT`"),
+                );
+                rs_port = vs_port;
+            }
+        }
         real_servers.push(RealServer {
             origin: rs.origin,
             addr: rs.addr,
-            port: rs.port,
+            port: rs_port,
             weight: rs.weight,
             forwarding: rs_fwd,
             upper_threshold: rs.upper_threshold,
@@ -1090,6 +1130,35 @@ fn lower_vs(cx: &mut Lowerer<'_>, cfg: &mut Config, node: &Node) {
             timing: rs_t.resolve(1, RetryDelay::Fixed(Duration::from_secs(1))),
             checkers,
         });
+    }
+    if let Some(s) = sorry.as_mut() {
+        let vs_port = match &address {
+            VsAddress::Ip { port, .. } => *port,
+            _ => None,
+        };
+        if let Some(p) = s.port {
+            if is_fwmark {
+                cx.warning(
+                    span(s.origin),
+                    format!("port {p} of the sorry server of a fwmark service is ignored (keepalived clears it)"),
+                );
+                s.port = None;
+            } else if matches!(s.forwarding, Forwarding::Dr | Forwarding::Tun { .. })
+                && vs_port.is_some()
+                && vs_port != Some(p)
+            {
+                cx.push(
+                    Diagnostic::warning(
+                        span(s.origin),
+                        format!(
+                            "sorry server port {p} differs from the virtual server port; DR and TUN cannot change ports (keepalived resets it)"
+                        ),
+                    )
+                    .with_help("use the virtual server's port, or `sorry_server_lvs_method NAT`"),
+                );
+                s.port = vs_port;
+            }
+        }
     }
     if let Some(s) = &sorry {
         let fam = IpFamily::of(&s.addr);

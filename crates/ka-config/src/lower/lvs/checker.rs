@@ -216,6 +216,15 @@ pub(crate) fn lower_checker(cx: &mut Lowerer<'_>, node: &Node) -> Option<Pending
                 }
             }
             (_, "host") => {
+                cx.push(
+                    Diagnostic::warning(
+                        c.keyword.span,
+                        "the SMTP_CHECK `host` block is deprecated",
+                    )
+                    .with_help(
+                        "define one SMTP_CHECK per target instead (keepalived says the same)",
+                    ),
+                );
                 let mut h = ConnOpt::default();
                 for hc in cx.block(c) {
                     if cx.admit(hc, &SMTP_HOST) {
@@ -241,7 +250,18 @@ pub(crate) fn lower_checker(cx: &mut Lowerer<'_>, node: &Node) -> Option<Pending
             }
             ("DNS_CHECK", "name") => {
                 if let Some(t) = cx.one_arg(c, "a domain name") {
-                    dns.name = t.text.clone();
+                    let n = t.text.strip_suffix('.').unwrap_or(&t.text);
+                    if t.text != "." && n.split('.').any(|l| l.is_empty() || l.len() > 63) {
+                        cx.push(
+                            Diagnostic::error(
+                                t.span,
+                                format!("DNS name `{}` has an empty or over-long label", t.text),
+                            )
+                            .with_help("labels between dots must be 1..=63 characters"),
+                        );
+                    } else {
+                        dns.name = t.text.clone();
+                    }
                 }
             }
             (_, "payload") => {
@@ -495,6 +515,13 @@ impl PendingChecker {
                 return None;
             }
             if let Some((b, sp)) = c.bind_ip {
+                let link_local = matches!(b, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80);
+                if link_local && c.bind_if.is_none() {
+                    cx.push(
+                        Diagnostic::error(sp, format!("link-local bindto {b} needs a `bind_if`"))
+                            .with_help("add `bind_if IFNAME` naming the interface of that address"),
+                    );
+                }
                 if b.is_ipv4() != ip.is_ipv4() {
                     cx.push(
                         Diagnostic::error(

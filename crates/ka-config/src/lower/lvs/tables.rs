@@ -339,7 +339,12 @@ const NOTES: &[(&str, &str, &str)] = &[
     (
         "virtual_server",
         "protocol",
-        "TCP, UDP, SCTP; when missing keepalived 2.2.7 uses UDP (we warn)",
+        "TCP, UDP, SCTP; when missing keepalived 2.2.7 uses UDP (we warn); ignored for fwmark",
+    ),
+    (
+        "virtual_server",
+        "ha_suspend",
+        "ignored with a warning for fwmark services (as keepalived)",
     ),
     ("virtual_server", "snmp_name", "no SNMP in keepalived-rs"),
     (
@@ -366,7 +371,7 @@ const NOTES: &[(&str, &str, &str)] = &[
     (
         "real_server",
         "lvs_method",
-        "default: the virtual server's; TUN may cross address families",
+        "default: the virtual server's; TUN may cross address families; DR/TUN ports reset to the service port",
     ),
     (
         "real_server",
