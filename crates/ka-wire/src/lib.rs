@@ -10,6 +10,9 @@
 //! them; [`vrrp::verify_checksum`] checks the checksum with the actual destination.
 //! On send: build a `VrrpPacket`, [`vrrp::VrrpPacket::encode_for_send`], then
 //! [`ip::build_ipv4`] when the socket uses `IP_HDRINCL`.
+//! keepalived's VRRPv2 `auth_type AH`: [`ip::keepalived_ipv4_ah`] builds the packet
+//! (HMAC-MD5-96 ICV), [`ip::verify_keepalived_ah`] checks a received one.
+//! Announcements on becoming master: [`arp::garp_frame`], [`nd::una_frame`].
 //! Captures: [`pcap::Pcap`] reads classic pcap files from memory and
 //! [`frame::classify`] sorts link-layer frames into VRRP, ARP, NA and other.
 
