@@ -105,7 +105,8 @@ pub struct TrackConfig {
     /// What is tracked.
     pub id: TrackId,
     /// 0 = unweighted (a failure puts the instance in FAULT); otherwise the priority delta
-    /// (keepalived: positive weights apply while up, negative ones while down).
+    /// (keepalived: positive weights apply while up, negative ones while down). Set to 0 by
+    /// validation for the address owner and for sync group members (keepalived).
     pub weight: i32,
     /// `reverse`: the up/down sense of the object is inverted.
     pub reverse: bool,
@@ -284,6 +285,10 @@ pub struct SyncGroupConfig {
     pub name: String,
     /// Member instance names.
     pub members: Vec<String>,
+    /// `sync_group_tracking_weight`: members keep their track weights (otherwise keepalived
+    /// sets them to 0: a failure puts the whole group in FAULT).
+    #[serde(default)]
+    pub tracking_weight: bool,
 }
 
 /// Everything a [`crate::Router`] runs.
@@ -356,6 +361,23 @@ impl RouterConfig {
                 }
             }
         }
+        // keepalived: the owner and (without sync_group_tracking_weight) sync group members
+        // cannot use weights; they are set to 0, so a failure means FAULT.
+        for g in &self.sync_groups {
+            if g.tracking_weight {
+                continue;
+            }
+            for c in self
+                .instances
+                .iter_mut()
+                .filter(|c| g.members.contains(&c.name))
+            {
+                unweight(c);
+            }
+        }
+        for c in self.instances.iter_mut().filter(|c| c.priority == 255) {
+            unweight(c);
+        }
         let mut seen: Vec<&str> = Vec::new();
         for g in &self.sync_groups {
             for m in &g.members {
@@ -369,6 +391,15 @@ impl RouterConfig {
             }
         }
         Ok(self)
+    }
+}
+
+fn unweight(c: &mut InstanceConfig) {
+    for t in &mut c.tracks {
+        t.weight = 0;
+    }
+    for t in &mut c.track_interfaces {
+        t.weight = 0;
     }
 }
 

@@ -176,7 +176,8 @@ impl Instance {
     }
 
     /// Recomputes (fault, effective priority) from links and tracks (keepalived's
-    /// `total_priority`, clamped to 1..=254; the owner ignores weights).
+    /// `total_priority`, clamped to 1..=254; the owner stays at 255: validation has set its
+    /// weights to 0).
     pub(crate) fn evaluate(&self, link_up: &dyn Fn(IfaceId) -> bool) -> (bool, u8) {
         let mut fault = false;
         let mut delta: i64 = 0;

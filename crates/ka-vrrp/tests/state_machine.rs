@@ -673,6 +673,7 @@ fn group_router(prio: u8, last: u8) -> Router {
         sync_groups: vec![SyncGroupConfig {
             name: "G".into(),
             members: vec!["VI_A".into(), "VI_B".into()],
+            tracking_weight: false,
         }],
     })
     .unwrap()
@@ -970,4 +971,45 @@ fn router_snapshot_round_trip() {
     assert_eq!(a.actions, b.actions);
     assert_eq!(a.events, b.events);
     assert_eq!(copy, r);
+}
+
+/// keepalived: the address owner and sync group members (without
+/// sync_group_tracking_weight) cannot use weights: they are set to 0, so a failure of a
+/// weighted track means FAULT.
+#[test]
+fn owner_and_group_tracks_are_unweighted() {
+    let mut c = cfg(255, 11);
+    c.tracks = vec![TrackConfig {
+        id: TrackId("t".into()),
+        weight: -50,
+        reverse: false,
+    }];
+    let mut r = router(c);
+    assert_eq!(r.instances()[0].config().tracks[0].weight, 0);
+    r.start(Instant::ZERO);
+    r.handle_track(ms(1), &TrackId("t".into()), TrackState::Down);
+    assert_eq!(state(&r), StateKind::Fault);
+
+    let mut a = cfg(100, 12);
+    a.tracks = vec![TrackConfig {
+        id: TrackId("t".into()),
+        weight: -50,
+        reverse: false,
+    }];
+    let mut b = a.clone();
+    b.name = "VI_B".into();
+    b.vrid = ka_model::Vrid::new(52).unwrap();
+    for tracking_weight in [false, true] {
+        let r = Router::new(RouterConfig {
+            instances: vec![a.clone(), b.clone()],
+            sync_groups: vec![SyncGroupConfig {
+                name: "G".into(),
+                members: vec!["VI_1".into(), "VI_B".into()],
+                tracking_weight,
+            }],
+        })
+        .unwrap();
+        let w = r.instances()[0].config().tracks[0].weight;
+        assert_eq!(w, if tracking_weight { -50 } else { 0 });
+    }
 }
