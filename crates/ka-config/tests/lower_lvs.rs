@@ -1473,3 +1473,76 @@ fn smtp_host_dns_name_and_link_local_bindto() {
     assert_eq!(find(&d, "DNS name `a..b` has an empty").1, 17);
     assert!(!d.iter().any(|x| x.message.contains("example.com.")));
 }
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    const ARGS: &[&str] = &[
+        "",
+        "0",
+        "1",
+        "-1",
+        "65536",
+        "4294967296",
+        "1.5",
+        "0.000001",
+        "TUN",
+        "type",
+        "gue",
+        "port",
+        "gre",
+        "csum",
+        "remcsum",
+        "inet6",
+        "192.0.2.1",
+        "2001:db8::1",
+        "fe80::1",
+        "192.0.2.1-300",
+        "2001:db8::1-ffff1",
+        "192.0.2.8/33",
+        "x",
+        "XX",
+        "/bin/true",
+        "\"/nonexistent a b\"",
+        "200-",
+        "-",
+        "..",
+        ".",
+        "255.255.255.255",
+        "sh",
+        "{",
+        "}",
+    ];
+
+    fn word() -> impl Strategy<Value = String> {
+        let kws: Vec<&'static str> = LVS_BLOCKS
+            .iter()
+            .flat_map(|b| b.keywords.iter().map(|k| k.name))
+            .chain(["virtual_server", "virtual_server_group", "group", "fwmark"])
+            .collect();
+        prop_oneof![
+            proptest::sample::select(kws).prop_map(str::to_string),
+            proptest::sample::select(ARGS).prop_map(str::to_string),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        /// Random lines made of real keywords and awkward arguments never panic.
+        #[test]
+        fn lowering_never_panics(lines in proptest::collection::vec(proptest::collection::vec(word(), 1..5), 1..40)) {
+            let mut text = String::from("virtual_server 192.0.2.1 80 {\n real_server 192.0.2.2 80 {\n  HTTP_GET {\n");
+            for l in &lines {
+                text.push_str(&l.join(" "));
+                text.push('\n');
+            }
+            let fs = fs();
+            let env = Env { fs: &fs, interfaces: None };
+            let (tree, _) = build_tree(tokenize(FileId(0), &text));
+            let _ = lower(&tree, &env);
+            let (tree, _) = build_tree(tokenize(FileId(0), &lines.iter().map(|l| l.join(" ")).collect::<Vec<_>>().join("\n")));
+            let _ = lower(&tree, &env);
+        }
+    }
+}
