@@ -1024,3 +1024,60 @@ impl Lowerer<'_> {
         }
     }
 }
+
+/// Why a keyword is marked as it is, for the compatibility list.
+fn compat_note(block: &str, keyword: &str, status: Status) -> &'static str {
+    match (block, keyword) {
+        (_, k) if k.starts_with("enable_snmp") || k == "snmp_socket" || k == "enable_traps" => {
+            "no SNMP agent; metrics and status come from the control socket instead"
+        }
+        (_, "enable_dbus" | "dbus_service_name") => "no DBus interface",
+        (_, "vrrp_iptables" | "vrrp_ipsets" | "namespace_with_ipsets") => {
+            "keepalived-rs uses nftables only"
+        }
+        (_, "use_ipvlan") => "ipvlan interfaces are not created",
+        (_, "old_unicast_checksum") => "pre-1.3.6 VRRPv3 unicast checksums are not produced",
+        ("vrrp_instance", "linkbeat_use_polling") => "deprecated; use linkbeat_interfaces",
+        ("vrrp_sync_group", "global_tracking") => "deprecated; same as sync_group_tracking_weight",
+        (_, "vrrp_rlimit_rtime" | "checker_rlimit_rtime" | "bfd_rlimit_rtime") => {
+            "old spelling of *_rlimit_rttime"
+        }
+        (_, "enable_snmp_keepalived") => "old name of enable_snmp_vrrp",
+        _ => match status {
+            Status::Supported => "",
+            Status::ParsedOnly => "parsed, checked and defaulted; not acted on yet",
+            Status::NotSupported => "recognised, warned about, ignored",
+        },
+    }
+}
+
+/// The VRRP half of the compatibility list as markdown: a table per block, generated from
+/// [`VRRP_BLOCKS`] (docs/compat/vrrp.md is checked against it).
+pub fn compat_markdown() -> String {
+    let mut s = String::from(
+        "# keepalived.conf compatibility: global, static, tracking and VRRP blocks\n\n\
+         Generated from the keyword tables in `crates/ka-config/src/lower/vrrp.rs`\n\
+         (`UPDATE_COMPAT=1 cargo test -p ka-config --test lower_vrrp` rewrites it).\n\
+         Status: `supported` = acted on; `parsed-only` = read, range-checked and defaulted as\n\
+         keepalived 2.2.7 does, not acted on yet; `not-supported` = recognised, a warning, ignored.\n",
+    );
+    for b in VRRP_BLOCKS {
+        s.push_str(&format!(
+            "\n## {}\n\n| keyword | status | note |\n|---|---|---|\n",
+            b.name
+        ));
+        for k in b.keywords {
+            let st = match k.status {
+                Status::Supported => "supported",
+                Status::ParsedOnly => "parsed-only",
+                Status::NotSupported => "not-supported",
+            };
+            s.push_str(&format!(
+                "| `{}` | {st} | {} |\n",
+                k.name,
+                compat_note(b.name, k.name, k.status)
+            ));
+        }
+    }
+    s
+}

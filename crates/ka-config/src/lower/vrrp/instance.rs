@@ -691,6 +691,43 @@ fn complete(
         );
     }
 
+    // keepalived drops a track_interface entry naming the instance's own interface
+    // (it is tracked anyway, unless dont_track_primary).
+    if let Some((own, _)) = &r.interface {
+        let before = r.track.interfaces.len();
+        let own = own.clone();
+        r.track.interfaces.retain(|t| {
+            if t.name == own {
+                cx.push(
+                    Diagnostic::warning(
+                        super::span(t.loc),
+                        format!("track_interface lists {own}, the instance's own interface; keepalived ignores it"),
+                    )
+                    .with_help("the instance's interface is always tracked (unless dont_track_primary); remove this line"),
+                );
+                false
+            } else {
+                true
+            }
+        });
+        let _ = before;
+    }
+    // Routes without an interface cannot be tracked.
+    for rt in &r.routes {
+        if rt.dev.is_none() && !rt.no_track && rt.nexthops.is_empty() {
+            cx.push(
+                Diagnostic::warning(
+                    head,
+                    format!(
+                        "virtual route to {}/{} has no `dev`; keepalived cannot track it",
+                        rt.dst.addr, rt.dst.len
+                    ),
+                )
+                .with_help("add `dev IF`, or `no_track` if that is intended"),
+            );
+        }
+    }
+
     // Advertisement interval per version.
     let (adv, adv_span) = r
         .advert_int

@@ -781,11 +781,26 @@ pub fn lower_rule(cx: &mut Lowerer<'_>, node: &Node, is_static: bool) -> Option<
             );
         }
     }
-    if r.table.is_none() && r.action.is_none() && r.goto.is_none() {
+    let actions = usize::from(r.table.is_some())
+        + usize::from(r.action.is_some())
+        + usize::from(r.goto.is_some())
+        + usize::from(r.l3mdev);
+    if r.l3mdev && actions > 1 {
         cx.push(
-            Diagnostic::error(node.keyword.span, "the rule has no action").with_help(
-                "add `table N`, `goto N`, or one of blackhole, unreachable, prohibit, nop",
-            ),
+            Diagnostic::error(
+                node.keyword.span,
+                "`l3mdev` cannot be combined with another action",
+            )
+            .with_help("remove `table`/`goto`/the rule type, or remove `l3mdev`"),
+        );
+    }
+    if actions == 0 {
+        cx.push(
+            Diagnostic::error(
+                node.keyword.span,
+                "the rule has no action; keepalived ignores it",
+            )
+            .with_help("add `table N`, `goto N`, or one of blackhole, unreachable, prohibit, nop"),
         );
         return None;
     }
