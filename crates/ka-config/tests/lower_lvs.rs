@@ -529,7 +529,7 @@ fn real_server_keywords() {
     assert_eq!(
         rs.notify_up,
         Some(Script {
-            command: "/etc/keepalived/check.sh up".into(),
+            argv: vec!["/etc/keepalived/check.sh".into(), "up".into()],
             user: Some("root".into()),
             group: None
         })
@@ -587,7 +587,7 @@ fn scripts_must_exist_and_be_executable() {
 }
 ");
     let (x, l, col) = find(&d, "script `/nonexistent/up.sh` does not exist");
-    assert_eq!((x.severity, l, col), (Severity::Error, 3, 12));
+    assert_eq!((x.severity, l, col), (Severity::Warning, 3, 12));
     let (x, l, col) = find(&d, "script `/etc/keepalived/notexec.sh` is not executable");
     assert_eq!((l, col), (4, 14));
     assert_eq!(
@@ -1123,7 +1123,7 @@ virtual_server 192.0.2.1 80 {
         ch[2].kind,
         CheckerKind::Misc(MiscCheck {
             script: Script {
-                command: "/etc/keepalived/check.sh --fast".into(),
+                argv: vec!["/etc/keepalived/check.sh".into(), "--fast".into()],
                 user: Some("nobody".into()),
                 group: Some("nogroup".into())
             },

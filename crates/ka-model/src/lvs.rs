@@ -321,16 +321,9 @@ pub struct Persistence {
     pub engine: Option<String>,
 }
 
-/// A script with the user and group to run it as.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Script {
-    /// The command line as written (the first word is the program).
-    pub command: String,
-    /// User to run as (default: the global script_user).
-    pub user: Option<String>,
-    /// Group to run as (default: the user's group).
-    pub group: Option<String>,
-}
+/// A script to run (notify, quorum and MISC_CHECK scripts): the same type as the VRRP
+/// side's, so one runner serves both.
+pub use crate::vrrp::ScriptCmd as Script;
 
 /// A real-server weight, 0..=2147483647 (the IPVS range).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

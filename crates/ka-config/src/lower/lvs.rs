@@ -508,45 +508,32 @@ fn forwarding(cx: &mut Lowerer<'_>, n: &Node) -> Option<Forwarding> {
     }
 }
 
-/// `SCRIPT [user [group]]`, checking that an absolute program path exists and is executable.
+/// `SCRIPT [user [group]]` (SCRIPT may be a quoted command line), checking that an
+/// absolute program path exists and is executable.
 pub(crate) fn script(cx: &mut Lowerer<'_>, n: &Node) -> Option<Script> {
-    let args = cx.args_at_least(n, 1, "a script path")?;
-    let cmd = args.first()?;
-    if let Some(extra) = args.get(3) {
-        cx.warning(
-            extra.span,
-            format!(
-                "extra argument `{}` is ignored (quote the command line if it has arguments)",
-                extra.text
-            ),
-        );
+    let s = super::vrrp::notify_script(cx, n)?;
+    if let Some(t) = n.args.first() {
+        check_program(cx, t, &s);
     }
-    check_program(cx, cmd);
-    Some(Script {
-        command: cmd.text.clone(),
-        user: args.get(1).map(|t| t.text.clone()),
-        group: args.get(2).map(|t| t.text.clone()),
-    })
+    Some(s)
 }
 
-/// Checks the first word of a command line when it is an absolute path.
-pub(crate) fn check_program(cx: &mut Lowerer<'_>, cmd: &Token) {
-    let Some(prog) = cmd.text.split_whitespace().next() else {
-        cx.error(cmd.span, "empty command line");
-        return;
-    };
+/// Checks the program of a command line when it is an absolute path (warnings: the
+/// configuration may be checked on another host than the one that runs it).
+pub(crate) fn check_program(cx: &mut Lowerer<'_>, at: &Token, s: &Script) {
+    let prog = s.path();
     if !prog.starts_with('/') {
         return;
     }
     let p = Path::new(prog);
     if !cx.env.fs.exists(p) {
         cx.push(
-            Diagnostic::error(cmd.span, format!("script `{prog}` does not exist"))
+            Diagnostic::warning(at.span, format!("script `{prog}` does not exist"))
                 .with_help("fix the path, or install the script before starting keepalived"),
         );
     } else if !cx.env.fs.is_executable(p) {
         cx.push(
-            Diagnostic::error(cmd.span, format!("script `{prog}` is not executable"))
+            Diagnostic::warning(at.span, format!("script `{prog}` is not executable"))
                 .with_help(format!("run `chmod +x {prog}`")),
         );
     }

@@ -168,7 +168,7 @@ pub(crate) fn lower_checker(cx: &mut Lowerer<'_>, node: &Node) -> Option<Pending
     let mut min_len_span = None;
     let mut file: Option<String> = None;
     let mut file_weight = (1i32, false);
-    let mut misc_path: Option<Token> = None;
+    let mut misc_path: Option<Script> = None;
     let mut misc_timeout = Duration::ZERO;
     let mut misc_dynamic = false;
     let mut misc_user: (Option<String>, Option<String>) = (None, None);
@@ -314,8 +314,18 @@ pub(crate) fn lower_checker(cx: &mut Lowerer<'_>, node: &Node) -> Option<Pending
             }
             (_, "misc_path") => {
                 if let Some(t) = cx.one_arg(c, "a command line") {
-                    check_program(cx, t);
-                    misc_path = Some(t.clone());
+                    let argv = super::super::vrrp::split_command(&t.text);
+                    if argv.is_empty() {
+                        cx.error(t.span, "the command line is empty");
+                        continue;
+                    }
+                    let s = Script {
+                        argv,
+                        user: None,
+                        group: None,
+                    };
+                    check_program(cx, t, &s);
+                    misc_path = Some(s);
                 }
             }
             (_, "misc_timeout") => {
@@ -437,9 +447,9 @@ pub(crate) fn lower_checker(cx: &mut Lowerer<'_>, node: &Node) -> Option<Pending
             (
                 CheckerKind::Misc(MiscCheck {
                     script: Script {
-                        command: path.text,
                         user: misc_user.0,
                         group: misc_user.1,
+                        ..path
                     },
                     timeout: misc_timeout,
                     dynamic: misc_dynamic,
