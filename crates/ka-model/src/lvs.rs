@@ -8,19 +8,9 @@ use serde::Serialize;
 use std::net::IpAddr;
 use std::time::Duration;
 
-/// Where a value was written: file index (the config front end's `FileId`), 1-based line
-/// and column, and length in characters. Kept for later diagnostics and logs; not dumped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
-pub struct Origin {
-    /// Index of the file in the front end's source map.
-    pub file: u32,
-    /// 1-based line.
-    pub line: u32,
-    /// 1-based column, in characters.
-    pub col: u32,
-    /// Length in characters.
-    pub len: u32,
-}
+/// Where a value was written (file index, line, column, length); kept for checks made
+/// after the whole file is read and for logs; not dumped. Shared with the VRRP side.
+pub use crate::vrrp::Loc as Origin;
 
 /// The LVS side of the configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
