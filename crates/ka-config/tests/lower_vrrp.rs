@@ -319,7 +319,7 @@ fn excluded_addresses_may_mix_families() {
 fn address_full_syntax() {
     let c = clean(&BASIC.replace(
         "192.0.2.10/24",
-        "192.0.2.10/24 brd + dev eth1 scope link label eth1:vip peer 192.0.2.99 home -nodad mngtmpaddr noprefixroute autojoin no_track use_vmac preferred_lft forever\n        192.0.2.11 brd 192.0.2.255 scope 7 preferred_lft 0",
+        "192.0.2.10 brd + dev eth1 scope link label eth1:vip peer 192.0.2.99/24 home -nodad mngtmpaddr noprefixroute autojoin no_track use_vmac preferred_lft forever\n        192.0.2.11 brd 192.0.2.255 scope 7 preferred_lft 0",
     ));
     let i = inst(&c, "VI_1");
     let a = &i.virtual_ipaddresses[0];
@@ -327,7 +327,8 @@ fn address_full_syntax() {
     assert_eq!(a.dev.as_deref(), Some("eth1"));
     assert_eq!(a.scope, Some(Scope::Link));
     assert_eq!(a.label.as_deref(), Some("eth1:vip"));
-    assert_eq!(a.peer, Some(IpPrefix::host(ip("192.0.2.99"))));
+    assert_eq!(a.peer, IpPrefix::new(ip("192.0.2.99"), 24));
+    assert_eq!(a.prefix.len, 32);
     assert!(a.home && a.nodad && a.mngtmpaddr && a.noprefixroute && a.autojoin);
     assert!(a.no_track && a.use_vmac);
     assert_eq!(a.preferred_lft, Some(PreferredLifetime::Forever));
@@ -731,9 +732,30 @@ fn routes_full_syntax() {
     virtual_ipaddress {",
     );
     let (c, d) = ok(&text);
-    // blackhole and default routes without `dev` cannot be tracked: one warning each.
-    assert_eq!(d.len(), 2, "{d:#?}");
-    assert!(d.iter().all(|x| x.message.contains("has no `dev`")));
+    // blackhole and default routes without `dev` cannot be tracked; `gw` and `or` are
+    // deprecated; a tracked route cannot keep protocol bird.
+    has(
+        &d,
+        Severity::Warning,
+        "`gw` for routes is deprecated",
+        8,
+        17,
+    );
+    has(
+        &d,
+        Severity::Warning,
+        "`or` for routes is deprecated",
+        6,
+        43,
+    );
+    has(&d, Severity::Warning, "must have protocol keepalived", 5, 9);
+    assert_eq!(
+        d.iter()
+            .filter(|x| x.message.contains("has no `dev`"))
+            .count(),
+        2
+    );
+    assert_eq!(d.len(), 5, "{d:#?}");
     let r = &inst(&c, "VI_1").virtual_routes;
     assert_eq!(r.len(), 6);
     assert_eq!(r[0].src, Some(ip("192.0.2.1")));
@@ -785,6 +807,9 @@ fn route_errors() {
     has(&d, Severity::Error, "unknown option `vai`", 3, 18);
     has(&d, Severity::Error, "not a route destination", 4, 5);
     has(&d, Severity::Error, "not allowed in static_routes", 5, 18);
+    let (_, d) = run("static_routes {\n    192.0.2.0/24 dev eth0 pref high\n}\nstatic_ipaddress {\n    192.0.2.1/24 peer 192.0.2.2\n}\n");
+    has(&d, Severity::Error, "only valid for IPv6 routes", 2, 5);
+    has(&d, Severity::Error, "cannot have a prefix length", 5, 5);
 }
 
 #[test]
@@ -794,7 +819,8 @@ fn rules_full_syntax() {
         "    virtual_rules {
         from 192.0.2.0/24 table 1
         to 192.0.2.0/24 table 1 no_track
-        from 198.51.100.0/24 to 203.0.113.0/26 table small iif eth0 oif eth1 tos 22 fwmark 24/12 preference 39 realms 30/20 goto 40
+        from 198.51.100.0/24 to 203.0.113.0/26 table small iif eth0 oif eth1 tos 22 fwmark 24/12 preference 39 realms 30/20
+        from 198.51.100.0/24 goto 40
         to 2001:db8:1::/112 from 2001:db8:2::/96 table 6908 uidrange 10000-19999
         to 2001:db8:3::/112 from 2001:db8:4::/96 l3mdev protocol 12 ip_proto UDP sport 10-20 dport 20-30 priority 7
         not from all prohibit suppress_prefixlength 0 tunnel-id 5
@@ -802,7 +828,7 @@ fn rules_full_syntax() {
     virtual_ipaddress {",
     ));
     let r = &inst(&c, "VI_1").virtual_rules;
-    assert_eq!(r.len(), 6);
+    assert_eq!(r.len(), 7);
     assert_eq!(r[0].from, Some(IpPrefix::new(ip("192.0.2.0"), 24).unwrap()));
     assert_eq!(r[0].table, Some(TableRef::Id(1)));
     assert!(r[1].no_track);
@@ -812,7 +838,8 @@ fn rules_full_syntax() {
     assert_eq!(r[2].tos, Some(22));
     assert_eq!(r[2].fwmark, Some((24, Some(12))));
     assert_eq!(r[2].priority, Some(39));
-    assert_eq!(r[2].goto, Some(40));
+    assert_eq!(r[3].goto, Some(40));
+    let r = &r[1..];
     assert_eq!(
         r[3].uidrange,
         Some(Range {
@@ -834,6 +861,11 @@ fn rule_errors() {
     has(&d, Severity::Error, "unknown option `tabel`", 2, 23);
     has(&d, Severity::Error, "different address families", 3, 5);
     has(&d, Severity::Error, "is not MARK[/MASK]", 4, 38);
+    let (_, d) = run("static_rules {\n    from 192.0.2.0/24 table 1 goto 5\n    from 192.0.2.0/24 table 1 protocol bird\n    from 192.0.2.0/24 table 1 sport 80\n    from 192.0.2.0/24 priority 3\n}\n");
+    has(&d, Severity::Error, "only one of table, goto", 2, 5);
+    has(&d, Severity::Error, "`bird` is not a whole number", 3, 40);
+    has(&d, Severity::Error, "not a port range FIRST-LAST", 4, 37);
+    has(&d, Severity::Error, "the rule has no action", 5, 5);
 }
 
 // ---------------------------------------------------------------------------------------

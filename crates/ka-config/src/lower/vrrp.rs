@@ -387,7 +387,6 @@ pub const ROUTE_OPTIONS: BlockSpec = BlockSpec {
         kw("priority", P),
         kw("preference", P),
         kw("protocol", P),
-        kw("proto", P),
         kw("tos", P),
         kw("dsfield", P),
         kw("onlink", P),
@@ -462,7 +461,6 @@ pub const RULE_OPTIONS: BlockSpec = BlockSpec {
         kw("sport", P),
         kw("dport", P),
         kw("tunnel-id", P),
-        kw("tun_id", P),
         kw("blackhole", P),
         kw("unreachable", P),
         kw("prohibit", P),
@@ -1039,6 +1037,12 @@ fn compat_note(block: &str, keyword: &str, status: Status) -> &'static str {
         (_, "old_unicast_checksum") => "pre-1.3.6 VRRPv3 unicast checksums are not produced",
         ("vrrp_instance", "linkbeat_use_polling") => "deprecated; use linkbeat_interfaces",
         ("vrrp_sync_group", "global_tracking") => "deprecated; same as sync_group_tracking_weight",
+        ("vrrp_sync_group", "notify_deleted") => {
+            "documented, but keepalived 2.2.7 rejects it in a sync group"
+        }
+        ("a rule line", "ip_proto") => "documented; the Debian keepalived 2.2.7 build rejects it",
+        ("a route line", "gw") => "deprecated spelling of via (warning)",
+        ("a route line", "or") => "deprecated; use nexthop (warning)",
         (_, "vrrp_rlimit_rtime" | "checker_rlimit_rtime" | "bfd_rlimit_rtime") => {
             "old spelling of *_rlimit_rttime"
         }

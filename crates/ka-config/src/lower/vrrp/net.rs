@@ -178,6 +178,15 @@ pub fn lower_address(cx: &mut Lowerer<'_>, node: &Node, ctx: AddrCtx) -> Option<
             }
             "peer" => {
                 if let Some(v) = value(cx, &w, i, "an address") {
+                    if node.keyword.text.contains('/') {
+                        cx.push(
+                            Diagnostic::error(
+                                node.keyword.span,
+                                "an address with a `peer` cannot have a prefix length",
+                            )
+                            .with_help("put the prefix on the peer: `ADDR peer PEER/LEN`"),
+                        );
+                    }
                     a.peer = prefix(cx, v);
                 }
                 used = 2;
@@ -351,6 +360,12 @@ pub fn lower_route(cx: &mut Lowerer<'_>, node: &Node, is_static: bool) -> Option
                 realms: None,
             }),
             "via" | "gw" => {
+                if s == "gw" {
+                    cx.push(
+                        Diagnostic::warning(t.span, "`gw` for routes is deprecated")
+                            .with_help("write `via`"),
+                    );
+                }
                 if let Some(v) = value(cx, &w, i, "a gateway address") {
                     let a = cx.ip(v);
                     match r.nexthops.last_mut() {
@@ -361,6 +376,10 @@ pub fn lower_route(cx: &mut Lowerer<'_>, node: &Node, is_static: bool) -> Option
                 used = 2;
             }
             "or" => {
+                cx.push(
+                    Diagnostic::warning(t.span, "`or` for routes is deprecated")
+                        .with_help("use `nexthop via A nexthop via B`"),
+                );
                 if let Some(v) = value(cx, &w, i, "a gateway address") {
                     r.or_via = cx.ip(v);
                 }
@@ -416,7 +435,7 @@ pub fn lower_route(cx: &mut Lowerer<'_>, node: &Node, is_static: bool) -> Option
                 }
                 used = 2;
             }
-            "protocol" | "proto" => {
+            "protocol" => {
                 if let Some(v) = value(cx, &w, i, "a protocol number or name") {
                     r.protocol = Some(num_or_name(v));
                 }
@@ -573,6 +592,25 @@ pub fn lower_route(cx: &mut Lowerer<'_>, node: &Node, is_static: bool) -> Option
     if r.inet6 && !fam6 {
         cx.error(node.keyword.span, "`inet6` route with an IPv4 destination");
     }
+    if !fam6 && (r.pref.is_some() || r.expires.is_some()) {
+        cx.error(
+            node.keyword.span,
+            "`pref` and `expires` are only valid for IPv6 routes",
+        );
+    }
+    if !is_static && !r.no_track {
+        if let Some(p) = &r.protocol {
+            if *p != NumOrName::Num(18) && *p != NumOrName::Name("keepalived".into()) {
+                cx.push(
+                    Diagnostic::warning(
+                        node.keyword.span,
+                        "a tracked virtual route must have protocol keepalived (18); keepalived resets it",
+                    )
+                    .with_help("remove `protocol`, or add `no_track`"),
+                );
+            }
+        }
+    }
     for (what, a) in [("via", r.via), ("src", r.src), ("or", r.or_via)] {
         if let Some(a) = a {
             if a.is_ipv6() != fam6 {
@@ -703,20 +741,35 @@ pub fn lower_rule(cx: &mut Lowerer<'_>, node: &Node, is_static: bool) -> Option<
                 used = 1;
             }
             "protocol" => {
-                if let Some(v) = value(cx, &w, i, "a protocol") {
-                    r.protocol = Some(num_or_name(v));
+                if let Some(v) = value(cx, &w, i, "a protocol number") {
+                    match cx.uint(v, 0, 255) {
+                        Some(n) => r.protocol = u32::try_from(n).ok().map(NumOrName::Num),
+                        None => {
+                            if let Some(d) = cx.diags.last_mut() {
+                                d.help = Some("rule protocols are numbers 0..=255".to_owned());
+                            }
+                        }
+                    }
                 }
             }
-            "ip_proto" | "ipproto" => {
+            "ip_proto" => {
                 if let Some(v) = value(cx, &w, i, "an IP protocol") {
                     r.ip_proto = Some(num_or_name(v));
                 }
             }
             "sport" | "dport" => {
-                if let Some(v) = value(cx, &w, i, "PORT[-PORT]") {
-                    let p = range::<u16>(&v.text);
+                if let Some(v) = value(cx, &w, i, "FIRST-LAST") {
+                    // keepalived wants both ends, even for a single port.
+                    let p = if v.text.contains('-') {
+                        range::<u16>(&v.text)
+                    } else {
+                        None
+                    };
                     if p.is_none() {
-                        cx.error(v.span, format!("`{}` is not a port range", v.text));
+                        cx.error(
+                            v.span,
+                            format!("`{}` is not a port range FIRST-LAST", v.text),
+                        );
                     }
                     if s == "sport" {
                         r.sport = p;
@@ -725,7 +778,7 @@ pub fn lower_rule(cx: &mut Lowerer<'_>, node: &Node, is_static: bool) -> Option<
                     }
                 }
             }
-            "tunnel-id" | "tun_id" => {
+            "tunnel-id" => {
                 if let Some(v) = value(cx, &w, i, "a tunnel id") {
                     r.tun_id = v.text.parse().ok();
                     if r.tun_id.is_none() {
@@ -785,13 +838,13 @@ pub fn lower_rule(cx: &mut Lowerer<'_>, node: &Node, is_static: bool) -> Option<
         + usize::from(r.action.is_some())
         + usize::from(r.goto.is_some())
         + usize::from(r.l3mdev);
-    if r.l3mdev && actions > 1 {
+    if actions > 1 {
         cx.push(
             Diagnostic::error(
                 node.keyword.span,
-                "`l3mdev` cannot be combined with another action",
+                "a rule takes only one of table, goto, l3mdev, blackhole, unreachable, prohibit, nop",
             )
-            .with_help("remove `table`/`goto`/the rule type, or remove `l3mdev`"),
+            .with_help("keep one action"),
         );
     }
     if actions == 0 {
