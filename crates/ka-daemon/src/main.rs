@@ -1,5 +1,264 @@
 //! `keepalived-rs`: keepalived's command line, plus subcommands keepalived lacks.
-fn main() {
-    eprintln!("keepalived-rs: not built yet");
-    std::process::exit(2);
+//!
+//! Without a subcommand the flags are keepalived's (`-f -P -C -n -l -D -S -t -i ...`).
+//! Exit status of `-t` and `check`: 0 when the configuration has no error (warnings
+//! allowed), 1 when it has at least one error, 2 when the check could not run
+//! (bad usage, unreadable top-level file).
+
+mod check_cmd;
+mod sniff;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// keepalived's default configuration file.
+const DEFAULT_CONF: &str = "/etc/keepalived/keepalived.conf";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "keepalived-rs",
+    version,
+    about = "keepalived, rebuilt in Rust: VRRP failover and LVS load balancing",
+    args_conflicts_with_subcommands = true,
+    disable_version_flag = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+    #[command(flatten)]
+    ka: KeepalivedArgs,
+}
+
+/// keepalived(8)'s options.
+#[derive(Debug, clap::Args)]
+struct KeepalivedArgs {
+    /// Use the specified configuration file.
+    #[arg(short = 'f', long = "use-file", value_name = "FILE")]
+    use_file: Option<PathBuf>,
+    /// Display the version number (keepalived's -v).
+    #[arg(short = 'v', long = "version")]
+    version: bool,
+    /// Only run the VRRP subsystem.
+    #[arg(short = 'P', long = "vrrp")]
+    vrrp: bool,
+    /// Only run the health-checker subsystem.
+    #[arg(short = 'C', long = "check")]
+    check: bool,
+    /// Don't run the BFD subsystem.
+    #[arg(short = 'B', long = "no_bfd")]
+    no_bfd: bool,
+    /// Log messages to the console.
+    #[arg(short = 'l', long = "log-console")]
+    log_console: bool,
+    /// Detailed log messages.
+    #[arg(short = 'D', long = "log-detail")]
+    log_detail: bool,
+    /// Syslog facility: 0-7, local0-7, user or daemon.
+    #[arg(short = 'S', long = "log-facility", value_name = "FACILITY")]
+    log_facility: Option<String>,
+    /// Don't log via syslog.
+    #[arg(short = 'G', long = "no-syslog")]
+    no_syslog: bool,
+    /// Don't fork the daemon process.
+    #[arg(short = 'n', long = "dont-fork")]
+    dont_fork: bool,
+    /// Dump the configuration data.
+    #[arg(short = 'd', long = "dump-conf")]
+    dump_conf: bool,
+    /// Pid file of the parent process.
+    #[arg(short = 'p', long = "pid", value_name = "FILE")]
+    pid: Option<PathBuf>,
+    /// Pid file of the VRRP process.
+    #[arg(short = 'r', long = "vrrp_pid", value_name = "FILE")]
+    vrrp_pid: Option<PathBuf>,
+    /// Pid file of the checker process.
+    #[arg(short = 'c', long = "checkers_pid", value_name = "FILE")]
+    checkers_pid: Option<PathBuf>,
+    /// Don't remove VRRP VIPs and routes on stop.
+    #[arg(short = 'V', long = "dont-release-vrrp")]
+    dont_release_vrrp: bool,
+    /// Don't remove the IPVS topology on stop.
+    #[arg(short = 'I', long = "dont-release-ipvs")]
+    dont_release_ipvs: bool,
+    /// Run in network namespace NAME.
+    #[arg(short = 's', long = "namespace", value_name = "NAME")]
+    namespace: Option<String>,
+    /// Error if any configuration file is missing.
+    #[arg(short = 'e', long = "all-config")]
+    all_config: bool,
+    /// Configuration id for `@id` lines (default: host name up to the first dot).
+    #[arg(short = 'i', long = "config-id", value_name = "ID")]
+    config_id: Option<String>,
+    /// Check the configuration and exit; diagnostics go to stderr, or to LOG_FILE.
+    #[arg(
+        short = 't',
+        long = "config-test",
+        value_name = "LOG_FILE",
+        num_args = 0..=1,
+        require_equals = true
+    )]
+    config_test: Option<Option<PathBuf>>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Check a configuration file and print diagnostics (file:line:col).
+    Check(CheckArgs),
+    /// Decode VRRP packets from a capture file.
+    Sniff(SniffArgs),
+}
+
+/// How diagnostics are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// `human` on a terminal, `plain` otherwise.
+    Auto,
+    /// One finding per line: `FILE:LINE:COL: error|warning: MESSAGE`.
+    Plain,
+    /// rustc-style snippets.
+    Human,
+    /// A JSON array of findings.
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+struct CheckArgs {
+    /// The configuration file (also accepted as -f FILE).
+    #[arg(value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// The configuration file.
+    #[arg(
+        short = 'f',
+        long = "use-file",
+        value_name = "FILE",
+        conflicts_with = "file"
+    )]
+    use_file: Option<PathBuf>,
+    /// Configuration id for `@id` lines (default: host name up to the first dot).
+    #[arg(short = 'i', long = "config-id", value_name = "ID")]
+    config_id: Option<String>,
+    /// Diagnostics format.
+    #[arg(long, value_enum, default_value_t = Format::Auto)]
+    format: Format,
+    /// Print the resolved configuration model as JSON on stdout.
+    #[arg(long)]
+    dump: bool,
+    /// Don't check that interfaces exist on this host.
+    #[arg(long)]
+    no_host_checks: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct SniffArgs {
+    /// Read packets from a pcap file.
+    #[arg(short = 'r', value_name = "FILE.pcap")]
+    read: PathBuf,
+    /// One JSON object per packet.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Some(Cmd::Check(a)) => {
+            let file = a
+                .file
+                .or(a.use_file)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_CONF));
+            check_cmd::run(&check_cmd::Request {
+                file,
+                config_id: a.config_id,
+                format: a.format,
+                dump: a.dump,
+                host_checks: !a.no_host_checks,
+                log_file: None,
+            })
+        }
+        Some(Cmd::Sniff(a)) => sniff_cmd(&a),
+        None => {
+            let ka = cli.ka;
+            if ka.version {
+                println!("keepalived-rs {}", env!("CARGO_PKG_VERSION"));
+                return ExitCode::SUCCESS;
+            }
+            let file = ka
+                .use_file
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_CONF));
+            if let Some(log_file) = ka.config_test {
+                return check_cmd::run(&check_cmd::Request {
+                    file,
+                    config_id: ka.config_id,
+                    format: Format::Plain,
+                    dump: false,
+                    host_checks: true,
+                    log_file,
+                });
+            }
+            eprintln!(
+                "keepalived-rs: the daemon is not built yet; `-t` (config test), `check` and `sniff` work. \
+                 See README.md."
+            );
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn sniff_cmd(a: &SniffArgs) -> ExitCode {
+    let bytes = match std::fs::read(&a.read) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("keepalived-rs: cannot read {}: {e}", a.read.display());
+            return ExitCode::from(2);
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match sniff::sniff_pcap(&bytes, a.json, &mut out) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("keepalived-rs: {}: {e}", a.read.display());
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn keepalived_flags_parse() {
+        let c = Cli::try_parse_from([
+            "keepalived-rs",
+            "-t",
+            "-f",
+            "x.conf",
+            "-i",
+            "lb1",
+            "-n",
+            "-l",
+            "-D",
+        ])
+        .unwrap();
+        assert!(c.cmd.is_none());
+        assert_eq!(c.ka.config_test, Some(None));
+        assert_eq!(c.ka.config_id.as_deref(), Some("lb1"));
+        let c = Cli::try_parse_from(["keepalived-rs", "--config-test=/tmp/log", "-f", "x.conf"])
+            .unwrap();
+        assert_eq!(c.ka.config_test, Some(Some(PathBuf::from("/tmp/log"))));
+        let c = Cli::try_parse_from(["keepalived-rs", "check", "--dump", "-f", "a.conf"]).unwrap();
+        assert!(matches!(
+            c.cmd,
+            Some(Cmd::Check(CheckArgs { dump: true, .. }))
+        ));
+    }
 }

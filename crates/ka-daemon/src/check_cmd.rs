@@ -1,0 +1,114 @@
+//! `keepalived-rs check` and `keepalived-rs -t`: load, lower, print diagnostics.
+
+use crate::Format;
+use ka_config::fs::StdFs;
+use ka_config::lower::{lower, Env};
+use ka_config::preprocess::{load, LoadOptions};
+use ka_config::render;
+use ka_config::source::FileSystem;
+use ka_config::Severity;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// What to check and how to report it.
+#[derive(Debug)]
+pub struct Request {
+    /// The top-level configuration file.
+    pub file: PathBuf,
+    /// `-i`: the configuration id (default: host name up to the first dot).
+    pub config_id: Option<String>,
+    /// How diagnostics are printed.
+    pub format: Format,
+    /// Print the model as JSON on stdout (diagnostics then go to stderr).
+    pub dump: bool,
+    /// Check interfaces against this host.
+    pub host_checks: bool,
+    /// `-t=LOG_FILE`: write diagnostics there instead of stderr.
+    pub log_file: Option<PathBuf>,
+}
+
+/// Runs the check; exit status 0 = no error, 1 = errors, 2 = could not run.
+pub fn run(req: &Request) -> ExitCode {
+    let fs = StdFs;
+    if !fs.exists(&req.file) {
+        eprintln!(
+            "keepalived-rs: configuration file {} not found (give another with -f FILE)",
+            req.file.display()
+        );
+        return ExitCode::from(2);
+    }
+    let opts = LoadOptions {
+        config_id: req
+            .config_id
+            .clone()
+            .or_else(ka_config::fs::default_config_id),
+        cwd: std::env::current_dir().ok(),
+        ..LoadOptions::default()
+    };
+    let loaded = load(&req.file, &fs, &opts);
+    let interfaces = if req.host_checks {
+        fs.read_dir(Path::new("/sys/class/net")).ok()
+    } else {
+        None
+    };
+    let env = Env {
+        fs: &fs,
+        interfaces,
+    };
+    let (config, lower_diags) = lower(&loaded.tree, &env);
+    let mut diags = loaded.diagnostics.clone();
+    diags.extend(lower_diags);
+    diags.sort_by_key(|d| d.span.map(|s| (s.file, s.line, s.col)));
+    let errors = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+
+    let to_terminal = req.log_file.is_none() && std::io::stderr().is_terminal();
+    let format = match req.format {
+        Format::Auto if to_terminal => Format::Human,
+        Format::Auto => Format::Plain,
+        f => f,
+    };
+    let text = match format {
+        Format::Json => render::json(&diags, &loaded.sources),
+        Format::Human => {
+            render::snippets(&diags, &loaded.sources, &loaded.included_from, to_terminal)
+        }
+        _ => render::plain(&diags, &loaded.sources),
+    };
+    // JSON findings go to stdout (for tools) unless stdout carries the model dump.
+    let res = if let Some(path) = &req.log_file {
+        std::fs::write(path, &text)
+    } else if format == Format::Json && !req.dump {
+        writeln!(std::io::stdout(), "{}", text.trim_end())
+    } else {
+        write!(std::io::stderr(), "{text}")
+    };
+    if let Err(e) = res {
+        eprintln!("keepalived-rs: cannot write diagnostics: {e}");
+        return ExitCode::from(2);
+    }
+    if req.dump {
+        match serde_json::to_string_pretty(&config) {
+            Ok(j) => println!("{j}"),
+            Err(e) => {
+                eprintln!("keepalived-rs: cannot serialise the configuration: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if format != Format::Json && req.log_file.is_none() && !diags.is_empty() {
+        let warnings = diags.len() - errors;
+        eprintln!(
+            "{}: {errors} error(s), {warnings} warning(s)",
+            req.file.display()
+        );
+    }
+    if errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
