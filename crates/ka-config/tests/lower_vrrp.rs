@@ -1126,7 +1126,10 @@ fn duplicate_vrid_same_interface_and_family() {
         "interface eth0",
         "interface eth0\n    unicast_peer {\n        192.0.2.2\n    }",
     );
-    let u2 = u1.replace("VI_1", "VI_2").replace("192.0.2.2", "192.0.2.3");
+    let u2 = u1
+        .replace("VI_1", "VI_2")
+        .replace("192.0.2.2", "192.0.2.3")
+        .replace(".10/", ".11/");
     clean(&format!("{u1}{u2}"));
     // Same name twice.
     let (_, d) = run(&format!("{BASIC}{BASIC}"));
@@ -1134,6 +1137,88 @@ fn duplicate_vrid_same_interface_and_family() {
         &d,
         Severity::Error,
         "vrrp_instance `VI_1` is already defined",
+        8,
+        15,
+    );
+}
+
+#[test]
+fn weighted_tracking_in_sync_groups_and_owners() {
+    let defs = "vrrp_script s1 {\n    script /etc/keepalived/check.sh\n    weight 10\n}\ntrack_file f1 {\n    file /run/f1\n}\n";
+    let a = BASIC.replace(
+        "interface eth0",
+        "interface eth0\n    track_interface {\n        eth1 weight 5\n    }\n    track_script {\n        s1\n    }\n    track_file {\n        f1 weight 0\n    }",
+    );
+    let b = BASIC
+        .replace("VI_1", "VI_2")
+        .replace("51", "52")
+        .replace(".10/", ".11/");
+    let group = "vrrp_sync_group G {\n    group {\n        VI_1\n        VI_2\n    }\n}\n";
+    // Group before and after the instances: the same result.
+    for text in [
+        format!("{defs}{group}{a}{b}"),
+        format!("{defs}{a}{b}{group}"),
+    ] {
+        let (c, d) = ok(&text);
+        let i = inst(&c, "VI_1");
+        assert_eq!(i.track.interfaces.len(), 1);
+        assert_eq!(
+            i.track.interfaces[0].weight, None,
+            "weight dropped in a sync group"
+        );
+        assert!(i.track.scripts.is_empty(), "weighted script not tracked");
+        assert_eq!(i.track.files.len(), 1, "weight 0 file still tracked");
+        assert!(d.iter().any(|x| x
+            .message
+            .contains("tracked script s1 (weight 10) is ignored")));
+        assert!(d.iter().any(|x| x
+            .message
+            .contains("weight of tracked interface eth1 is ignored")));
+    }
+    // sync_group_tracking_weight keeps them.
+    let g2 = group.replace("    }\n}", "    }\n    sync_group_tracking_weight\n}");
+    let c = clean(&format!("{defs}{g2}{a}{b}"));
+    assert_eq!(inst(&c, "VI_1").track.scripts.len(), 1);
+    // Address owner: weighted interface and script are not tracked; file f1 has weight 1 by default.
+    let owner = BASIC.replace(
+        "interface eth0",
+        "interface eth0\n    priority 255\n    track_interface {\n        eth1 weight 5\n    }\n    track_file {\n        f1\n    }",
+    );
+    let (c, d) = ok(&format!("{defs}{owner}"));
+    let i = inst(&c, "VI_1");
+    assert!(i.track.interfaces.is_empty() && i.track.files.is_empty());
+    has(
+        &d,
+        Severity::Warning,
+        "tracked interface eth1 is ignored",
+        12,
+        9,
+    );
+    has(
+        &d,
+        Severity::Warning,
+        "tracked file f1 (weight 1) is ignored",
+        15,
+        9,
+    );
+}
+
+#[test]
+fn global_defs_late_and_shared_vips() {
+    let (_, d) = ok(&format!("{BASIC}global_defs {{\n    vrrp_strict\n}}\n"));
+    has(
+        &d,
+        Severity::Warning,
+        "global_defs comes after vrrp_instance `VI_1`",
+        8,
+        1,
+    );
+    let b = BASIC.replace("VI_1", "VI_2").replace("51", "52");
+    let (_, d) = ok(&format!("{BASIC}{b}"));
+    has(
+        &d,
+        Severity::Warning,
+        "192.0.2.10 is also used by vrrp_instance `VI_1`",
         8,
         15,
     );

@@ -495,7 +495,21 @@ pub const VRRP_BLOCKS: &[&BlockSpec] = &[
 pub fn lower_top(cx: &mut Lowerer<'_>, cfg: &mut Config, node: &Node) {
     let v = &mut cfg.vrrp;
     match node.keyword.text.as_str() {
-        "global_defs" => global::lower_global_defs(cx, &mut v.global, node),
+        "global_defs" => {
+            if let Some(first) = v.instances.first() {
+                cx.push(
+                    Diagnostic::warning(
+                        node.keyword.span,
+                        format!(
+                            "global_defs comes after vrrp_instance `{}`; its VRRP defaults apply only to instances after it here",
+                            first.name
+                        ),
+                    )
+                    .with_help("move global_defs to the top of the configuration (keepalived applies it to every instance)"),
+                );
+            }
+            global::lower_global_defs(cx, &mut v.global, node)
+        }
         "linkbeat_interfaces" => track::lower_linkbeat(cx, v, node),
         "interface_up_down_delays" => track::lower_up_down_delays(cx, v, node),
         "track_group" => track::lower_track_group(cx, v, node),
@@ -702,6 +716,30 @@ pub fn check(cx: &mut Lowerer<'_>, cfg: &Config) {
             }
         } else {
             seen.insert(key, i);
+        }
+    }
+
+    // The same virtual address in two instances: both masters would hold it.
+    let mut owners: HashMap<std::net::IpAddr, &str> = HashMap::new();
+    for i in &v.instances {
+        for a in &i.virtual_ipaddresses {
+            match owners.get(&a.prefix.addr) {
+                Some(other) if *other != i.name => cx.push(
+                    Diagnostic::warning(
+                        span(i.locs.name),
+                        format!(
+                            "virtual address {} is also used by vrrp_instance `{other}`",
+                            a.prefix.addr
+                        ),
+                    )
+                    .with_help(
+                        "give each instance its own addresses, or they flap between instances",
+                    ),
+                ),
+                _ => {
+                    owners.insert(a.prefix.addr, i.name.as_str());
+                }
+            }
         }
     }
 

@@ -480,7 +480,14 @@ pub fn lower_instance(cx: &mut Lowerer<'_>, v: &mut VrrpConfig, node: &Node) {
         }
     }
     match complete(cx, &v.global, name.clone(), name_span, node, r) {
-        Some(i) => v.instances.push(i),
+        Some(mut i) => {
+            let in_sync = v
+                .sync_groups
+                .iter()
+                .any(|g| !g.sync_group_tracking_weight && g.instances.iter().any(|m| *m == i.name));
+            apply_tracking_rules(cx, v, &mut i, in_sync);
+            v.instances.push(i);
+        }
         None => v.dropped.push(name),
     }
 }
@@ -981,4 +988,107 @@ fn complete(
             vrid: loc(vrid_span),
         },
     })
+}
+
+/// What keepalived does with weighted tracking on an instance that is in a sync group
+/// (without `sync_group_tracking_weight`) or is the address owner (priority 255): a weight on
+/// a tracked interface is dropped (sync group) or the interface is not tracked (owner);
+/// weighted scripts, files, processes and BFD instances are not tracked at all.
+/// Objects not defined yet count with their default weight as far as it is known.
+pub(crate) fn apply_tracking_rules(
+    cx: &mut Lowerer<'_>,
+    v: &VrrpConfig,
+    i: &mut VrrpInstance,
+    in_sync: bool,
+) {
+    let owner = i.priority.0 == 255;
+    if !owner && !in_sync {
+        return;
+    }
+    let why = if in_sync {
+        "the instance is in a vrrp_sync_group (see sync_group_tracking_weight)"
+    } else {
+        "the instance is the address owner (priority 255)"
+    };
+    let mut interfaces = std::mem::take(&mut i.track.interfaces);
+    interfaces.retain_mut(|t| {
+        let w = t.weight.map_or(0, |w| w.value);
+        if w == 0 {
+            return true;
+        }
+        let at = super::span(t.loc);
+        if in_sync {
+            cx.push(
+                Diagnostic::warning(
+                    at,
+                    format!(
+                        "the weight of tracked interface {} is ignored: {why}",
+                        t.name
+                    ),
+                )
+                .with_help("remove the weight; a down interface puts the group in FAULT"),
+            );
+            t.weight = None;
+            true
+        } else {
+            cx.push(
+                Diagnostic::warning(
+                    at,
+                    format!("tracked interface {} is ignored: {why}", t.name),
+                )
+                .with_help(
+                    "an address owner's priority cannot change; remove the weight or the line",
+                ),
+            );
+            false
+        }
+    });
+    i.track.interfaces = interfaces;
+    let lists: [(&str, &mut Vec<ka_model::vrrp::TrackRef>); 4] = [
+        ("script", &mut i.track.scripts),
+        ("file", &mut i.track.files),
+        ("process", &mut i.track.processes),
+        ("bfd", &mut i.track.bfds),
+    ];
+    for (kind, list) in lists {
+        list.retain(|t| {
+            let default = match kind {
+                "script" => v
+                    .scripts
+                    .iter()
+                    .find(|s| s.name == t.name)
+                    .map(|s| s.weight.value),
+                "file" => v
+                    .track_files
+                    .iter()
+                    .find(|s| s.name == t.name)
+                    .map(|s| s.weight.value),
+                "process" => v
+                    .track_processes
+                    .iter()
+                    .find(|s| s.name == t.name)
+                    .map(|s| s.weight.value),
+                _ => v
+                    .bfd_instances
+                    .iter()
+                    .find(|s| s.name == t.name)
+                    .map(|s| s.weight.value),
+            };
+            let w = t.weight.map(|w| w.value).or(default).unwrap_or(0);
+            if w == 0 {
+                return true;
+            }
+            cx.push(
+                Diagnostic::warning(
+                    super::span(t.loc),
+                    format!("tracked {kind} {} (weight {w}) is ignored: {why}", t.name),
+                )
+                .with_help(format!(
+                    "write `{} weight 0` to track it without changing the priority",
+                    t.name
+                )),
+            );
+            false
+        });
+    }
 }

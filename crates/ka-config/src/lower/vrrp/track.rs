@@ -633,6 +633,17 @@ pub fn lower_sync_group(cx: &mut Lowerer<'_>, v: &mut VrrpConfig, node: &Node) {
             .with_help("add `group { VI_1 VI_2 }`"),
         );
     }
+    // Members defined before the group lose their weighted tracking now (members defined
+    // later are handled when they are lowered).
+    if !g.sync_group_tracking_weight {
+        let mut insts = std::mem::take(&mut v.instances);
+        for i in insts.iter_mut().filter(|i| g.instances.contains(&i.name)) {
+            if i.priority.0 != 255 {
+                super::instance::apply_tracking_rules(cx, v, i, true);
+            }
+        }
+        v.instances = insts;
+    }
     v.sync_groups.push(g);
 }
 
