@@ -7,7 +7,10 @@
 //! validated `ka_model` configuration plus [`diag::Diagnostic`]s.
 
 pub mod diag;
+pub mod fs;
 pub mod lower;
+pub mod preprocess;
+pub mod render;
 pub mod source;
 pub mod syntax;
 

@@ -68,4 +68,9 @@ pub trait FileSystem {
     fn exists(&self, path: &Path) -> bool;
     /// Whether a path is an executable regular file (for script checks).
     fn is_executable(&self, path: &Path) -> bool;
+    /// Whether a path is a directory (includes skip directories). The default asks
+    /// [`FileSystem::read_dir`].
+    fn is_dir(&self, path: &Path) -> bool {
+        self.read_dir(path).is_ok()
+    }
 }
