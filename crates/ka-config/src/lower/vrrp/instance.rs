@@ -484,7 +484,7 @@ pub fn lower_instance(cx: &mut Lowerer<'_>, v: &mut VrrpConfig, node: &Node) {
             let in_sync = v
                 .sync_groups
                 .iter()
-                .any(|g| !g.sync_group_tracking_weight && g.instances.iter().any(|m| *m == i.name));
+                .any(|g| !g.sync_group_tracking_weight && g.instances.contains(&i.name));
             apply_tracking_rules(cx, v, &mut i, in_sync);
             v.instances.push(i);
         }
