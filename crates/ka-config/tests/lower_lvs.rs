@@ -964,6 +964,7 @@ fn smtp_check() {
     connect_ip 192.0.2.3
     connect_port 587
     bindto 192.0.2.1
+    retry 5
    }
    host {
     connect_ip 192.0.2.4
@@ -972,18 +973,29 @@ fn smtp_check() {
  }
 }
 ");
-    let ch = &rs0(&c).checkers[0];
+    let ch = &rs0(&c).checkers;
+    assert_eq!(ch.len(), 3, "one checker per host block");
     // No checker port, real server port omitted: the virtual server port 25.
-    assert_eq!(ch.connection.as_ref().unwrap().port, Some(25));
-    let CheckerKind::Smtp(s) = &ch.kind else {
+    let c0 = ch[0].connection.as_ref().unwrap();
+    assert_eq!((c0.ip, c0.port), (ip("192.0.2.2"), Some(25)));
+    assert_eq!(ch[0].timing.connect_timeout, secs(10));
+    let CheckerKind::Smtp(s) = &ch[0].kind else {
         panic!()
     };
     assert_eq!(s.helo_name, "mail.example");
-    assert_eq!(s.hosts.len(), 2);
-    assert_eq!(s.hosts[0].ip, ip("192.0.2.3"));
-    assert_eq!(s.hosts[0].port, Some(587));
-    assert_eq!(s.hosts[0].bind_ip, Some(ip("192.0.2.1")));
-    assert_eq!(s.hosts[1].port, Some(25));
+    assert_eq!(ch[1].kind, ch[0].kind);
+    let c1 = ch[1].connection.as_ref().unwrap();
+    assert_eq!(
+        (c1.ip, c1.port, c1.bind_ip),
+        (ip("192.0.2.3"), Some(587), Some(ip("192.0.2.1")))
+    );
+    // Host timing defaults to the checker's, and can be overridden.
+    assert_eq!(ch[1].timing.connect_timeout, secs(10));
+    assert_eq!(ch[1].timing.retry, 5);
+    assert_eq!(ch[1].origin.line, 7);
+    let c2 = ch[2].connection.as_ref().unwrap();
+    assert_eq!((c2.ip, c2.port), (ip("192.0.2.4"), Some(25)));
+    assert_eq!(ch[2].timing.retry, 1);
     // fwmark service, port-less real server: SMTP defaults to 25.
     let c = clean("virtual_server fwmark 1 {\n real_server 192.0.2.2 {\n  SMTP_CHECK { }\n }\n}\n");
     assert_eq!(

@@ -561,13 +561,12 @@ pub struct Url {
     pub regex: Option<RegexMatch>,
 }
 
-/// SMTP_CHECK parameters.
+/// SMTP_CHECK parameters. Each deprecated `host { }` block of an SMTP_CHECK becomes a
+/// checker of its own (as keepalived does), so there is one target per checker.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SmtpCheck {
     /// HELO name (default `smtpchecker.keepalived.org`).
     pub helo_name: String,
-    /// Extra `host { }` targets (deprecated in keepalived, still accepted).
-    pub hosts: Vec<Connection>,
 }
 
 /// DNS query types DNS_CHECK can send.

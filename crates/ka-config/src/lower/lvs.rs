@@ -1299,7 +1299,7 @@ fn lower_rs(cx: &mut Lowerer<'_>, node: &Node) -> Option<PendingRs> {
             "snmp_name" => rs.snmp_name = text_arg(cx, c, "a name").or(rs.snmp_name),
             _ => {
                 if let Some(ch) = lower_checker(cx, c) {
-                    rs.checkers.push(ch);
+                    rs.checkers.extend(ch.split_hosts());
                 }
             }
         }

@@ -62,7 +62,7 @@ pub(crate) struct PendingChecker {
     origin: Origin,
     timing: TimingOpt,
     conn: Option<ConnOpt>,
-    hosts: Vec<ConnOpt>,
+    hosts: Vec<(Origin, ConnOpt, TimingOpt)>,
     kind: CheckerKind,
     /// Port used when neither the checker nor the real/virtual server gives one.
     default_port: Option<u16>,
@@ -226,12 +226,13 @@ pub(crate) fn lower_checker(cx: &mut Lowerer<'_>, node: &Node) -> Option<Pending
                     ),
                 );
                 let mut h = ConnOpt::default();
+                let mut ht = TimingOpt::default();
                 for hc in cx.block(c) {
-                    if cx.admit(hc, &SMTP_HOST) {
-                        conn_keyword(cx, hc, &mut h);
+                    if cx.admit(hc, &SMTP_HOST) && !conn_keyword(cx, hc, &mut h) {
+                        ht.keyword(cx, hc, 0);
                     }
                 }
-                hosts.push(h);
+                hosts.push((origin(c.keyword.span), h, ht));
             }
             ("DNS_CHECK", "type") => {
                 if let Some(t) = cx.one_arg(c, "a query type") {
@@ -374,7 +375,6 @@ pub(crate) fn lower_checker(cx: &mut Lowerer<'_>, node: &Node) -> Option<Pending
         "SMTP_CHECK" => (
             CheckerKind::Smtp(SmtpCheck {
                 helo_name: helo.unwrap_or_else(|| DEFAULT_HELO.to_string()),
-                hosts: Vec::new(),
             }),
             Some(25),
             true,
@@ -495,7 +495,44 @@ fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
+impl ConnOpt {
+    /// Host options over the checker's.
+    fn or(&self, p: &ConnOpt) -> ConnOpt {
+        ConnOpt {
+            ip: self.ip.or(p.ip),
+            port: self.port.or(p.port),
+            bind_ip: self.bind_ip.or(p.bind_ip),
+            bind_port: self.bind_port.or(p.bind_port),
+            bind_if: self.bind_if.clone().or_else(|| p.bind_if.clone()),
+            fwmark: self.fwmark.or(p.fwmark),
+        }
+    }
+}
+
 impl PendingChecker {
+    /// The checker itself, then one checker per SMTP `host { }` block, each taking the
+    /// checker's options as defaults.
+    pub(crate) fn split_hosts(mut self) -> Vec<PendingChecker> {
+        let hosts = std::mem::take(&mut self.hosts);
+        let mut out = Vec::with_capacity(1 + hosts.len());
+        for (o, h, t) in hosts {
+            let parent = self.conn.clone().unwrap_or_default();
+            out.push(PendingChecker {
+                origin: o,
+                timing: t.or(self.timing),
+                conn: Some(h.or(&parent)),
+                hosts: Vec::new(),
+                kind: self.kind.clone(),
+                default_port: self.default_port,
+                needs_port: self.needs_port,
+                retry_default: self.retry_default,
+                retry_delay: self.retry_delay,
+            });
+        }
+        out.insert(0, self);
+        out
+    }
+
     /// Fills in what the real and virtual server pass down; `None` (with an error) when
     /// the checker has nothing to connect to.
     pub(crate) fn resolve(
@@ -555,10 +592,6 @@ impl PendingChecker {
             Some(c) => Some(connect(cx, c)?),
             None => None,
         };
-        let mut hosts = Vec::new();
-        for h in &self.hosts {
-            hosts.extend(connect(cx, h));
-        }
         let kind = match self.kind {
             CheckerKind::Http(mut h) => {
                 h.virtualhost = h.virtualhost.or(vhost.map(str::to_string));
@@ -567,10 +600,6 @@ impl PendingChecker {
             CheckerKind::Ssl(mut h) => {
                 h.virtualhost = h.virtualhost.or(vhost.map(str::to_string));
                 CheckerKind::Ssl(h)
-            }
-            CheckerKind::Smtp(mut s) => {
-                s.hosts = hosts;
-                CheckerKind::Smtp(s)
             }
             CheckerKind::Misc(mut m) => {
                 if m.timeout.is_zero() {

@@ -160,17 +160,11 @@ pub const SMTP_CHECK: BlockSpec = BlockSpec {
     keywords: net_checker!(kw("helo_name", P), kw("host", P)),
 };
 
-/// `host { ... }` inside SMTP_CHECK (an extra target; deprecated by keepalived).
+/// `host { ... }` inside SMTP_CHECK (deprecated by keepalived): an extra SMTP checker
+/// with the common options, defaulting to its SMTP_CHECK's.
 pub const SMTP_HOST: BlockSpec = BlockSpec {
     name: "host",
-    keywords: &[
-        kw("connect_ip", P),
-        kw("connect_port", P),
-        kw("bindto", P),
-        kw("bind_port", P),
-        kw("bind_if", P),
-        kw("fwmark", P),
-    ],
+    keywords: net_checker!(),
 };
 
 /// `DNS_CHECK { ... }`.
@@ -417,7 +411,7 @@ const NOTES: &[(&str, &str, &str)] = &[
     (
         "SMTP_CHECK",
         "host",
-        "deprecated by keepalived; each host is an extra target",
+        "deprecated (warning); each host becomes an SMTP checker of its own",
     ),
     (
         "DNS_CHECK",
