@@ -955,7 +955,7 @@ fn vrrp_script_checks() {
 
 #[test]
 fn track_file_process_bfd() {
-    let c = clean("track_file tf {\n    file /run/tf\n    weight -5 reverse\n    init_file 3 overwrite\n}\nvrrp_track_file tf2 {\n    file /run/tf2\n}\nvrrp_track_process tp {\n    process haproxy -f \"/etc/h a.cfg\"\n    param_match partial\n    weight 254\n    quorum 2\n    quorum_max 4\n    delay 0.5\n    full_command\n}\ntrack_process tp2 {\n    process nginx\n    fork_delay 1\n    terminate_delay 2\n}\nbfd_instance bf {\n    neighbour_ip 192.0.2.9\n    source_ip 192.0.2.1\n    min_rx 3.312\n    min_tx 20\n    idle_tx 500\n    multiplier 3\n    passive\n    ttl 200\n    hoplimit 10\n    max_hops 2\n    weight -30 reverse\n    vrrp\n}\nbfd_instance bf2 {\n    neighbor_ip 2001:db8::9\n}\n");
+    let c = clean("track_file tf {\n    file /run/tf\n    weight -5 reverse\n    init_file 3 overwrite\n}\nvrrp_track_file tf2 {\n    file /run/tf2\n}\nvrrp_track_process tp {\n    process haproxy -f \"/etc/h a.cfg\"\n    param_match partial\n    weight 254\n    quorum 2\n    quorum_max 4\n    delay 0.5\n    full_command\n}\ntrack_process tp2 {\n    process nginx\n    fork_delay 1\n    terminate_delay 2\n}\nbfd_instance bf {\n    neighbour_ip 192.0.2.9\n    source_ip 192.0.2.1\n    min_rx 3.312\n    min_tx 20\n    idle_tx 1500\n    multiplier 3\n    passive\n    ttl 200\n    hoplimit 10\n    max_hops 2\n    weight -30 reverse\n    vrrp\n}\nbfd_instance bf2 {\n    neighbor_ip 2001:db8::9\n}\n");
     let tf = &c.vrrp.track_files[0];
     assert_eq!(tf.file, "/run/tf");
     assert_eq!(
@@ -995,7 +995,7 @@ fn track_file_process_bfd() {
     assert_eq!(b.neighbor_ip, ip("192.0.2.9"));
     assert_eq!(b.min_rx, Duration::from_micros(3312));
     assert_eq!(b.min_tx, Duration::from_millis(20));
-    assert_eq!(b.idle_tx, Duration::from_millis(500));
+    assert_eq!(b.idle_tx, Duration::from_millis(1500));
     assert_eq!(
         (b.multiplier, b.ttl, b.hoplimit, b.max_hops),
         (3, 200, 10, 2)
@@ -1012,15 +1012,18 @@ fn track_file_process_bfd() {
     assert_eq!(b2.min_rx, Duration::from_millis(10));
     assert_eq!(b2.idle_tx, Duration::from_millis(1000));
     assert_eq!((b2.multiplier, b2.ttl, b2.hoplimit), (5, 255, 64));
-    let (_, d) = run("bfd_instance x {\n    min_rx 5\n}\nvrrp_track_process p {\n    quorum 3\n    quorum_max 1\n    process a\n}\n");
+    let (_, d) = run("bfd_instance x {\n    min_rx 5\n    idle_tx 999\n}\nvrrp_track_process p {\n    quorum 3\n    quorum_max 1\n    process a\n    delay 0\n}\ntrack_file f {\n    file /f\n    weight 255\n}\n");
     has(&d, Severity::Error, "has no neighbor_ip", 1, 1);
     has(
         &d,
-        Severity::Error,
+        Severity::Warning,
         "quorum_max 1 is less than quorum 3",
-        4,
+        5,
         1,
     );
+    has(&d, Severity::Error, "out of range 1000..=4294967", 3, 13);
+    has(&d, Severity::Error, "out of range", 9, 11);
+    has(&d, Severity::Error, "out of range -254..=254", 13, 12);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1400,7 +1403,7 @@ vrrp_instance VI_1 {
 fn global_errors() {
     let (_, d) = run("global_defs {\n    vrrp_mcast_group4 192.0.2.1\n    vrrp_garp_master_repeat 0\n    router_idd x\n    enable_snmp_vrrp\n    umask IWGRPP\n    smtp_server 192.0.2.1 99999\n    vrrp_down_timer_adverts 101\n}\n");
     has(&d, Severity::Error, "not an IPv4 multicast address", 2, 23);
-    has(&d, Severity::Error, "out of range 1..=1000", 3, 29);
+    has(&d, Severity::Error, "out of range 1..=4294967295", 3, 29);
     has(
         &d,
         Severity::Error,

@@ -92,7 +92,6 @@ fn lower_one(
     lower_repeat_set: &mut bool,
 ) {
     let k = n.keyword.text.as_str();
-    let sec_max = Duration::from_secs(u64::from(u32::MAX));
     match k {
         "tmp_config_directory" => g.tmp_config_directory = str_arg(cx, n, "a directory"),
         "config_save_dir" => g.config_save_dir = str_arg(cx, n, "a directory"),
@@ -154,7 +153,7 @@ fn lower_one(
         }
         "smtp_helo_name" => g.smtp_helo_name = str_arg(cx, n, "a name"),
         "smtp_connect_timeout" => {
-            if let Some(v) = uint_arg::<u64>(cx, n, 1, 3600) {
+            if let Some(v) = uint_arg::<u64>(cx, n, 1, 4294) {
                 g.smtp_connect_timeout = Duration::from_secs(v);
             }
         }
@@ -207,44 +206,44 @@ fn lower_one(
             }
         },
         "vrrp_garp_master_delay" => {
-            if let Some(v) = uint_arg(cx, n, 0, 86400) {
+            if let Some(v) = uint_arg(cx, n, 0, 4294) {
                 g.vrrp_garp_master_delay_secs = v;
             }
         }
         "vrrp_garp_master_repeat" => {
-            if let Some(v) = uint_arg(cx, n, 1, 1000) {
+            if let Some(v) = uint_arg(cx, n, 1, u64::from(u32::MAX)) {
                 g.vrrp_garp_master_repeat = v;
             }
         }
         "vrrp_garp_lower_prio_delay" => {
-            if let Some(v) = uint_arg(cx, n, 0, 86400) {
+            if let Some(v) = uint_arg(cx, n, 0, 4294) {
                 g.vrrp_garp_lower_prio_delay_secs = v;
                 *lower_delay_set = true;
             }
         }
         "vrrp_garp_lower_prio_repeat" => {
-            if let Some(v) = uint_arg(cx, n, 0, 1000) {
+            if let Some(v) = uint_arg(cx, n, 0, 2_147_483_647) {
                 g.vrrp_garp_lower_prio_repeat = v;
                 *lower_repeat_set = true;
             }
         }
         "vrrp_garp_master_refresh" => {
-            if let Some(v) = uint_arg(cx, n, 0, 86400) {
+            if let Some(v) = uint_arg(cx, n, 0, u64::from(u32::MAX)) {
                 g.vrrp_garp_master_refresh_secs = v;
             }
         }
         "vrrp_garp_master_refresh_repeat" => {
-            if let Some(v) = uint_arg(cx, n, 1, 1000) {
+            if let Some(v) = uint_arg(cx, n, 1, u64::from(u32::MAX)) {
                 g.vrrp_garp_master_refresh_repeat = v;
             }
         }
         "vrrp_garp_interval" => {
-            if let Some(v) = secs_arg(cx, n, Duration::ZERO, Duration::from_secs(1000)) {
+            if let Some(v) = secs_arg(cx, n, Duration::from_micros(1), MAX_SECS_US) {
                 g.vrrp_garp_interval = v;
             }
         }
         "vrrp_gna_interval" => {
-            if let Some(v) = secs_arg(cx, n, Duration::ZERO, Duration::from_secs(1000)) {
+            if let Some(v) = secs_arg(cx, n, Duration::from_micros(1), MAX_SECS_US) {
                 g.vrrp_gna_interval = v;
             }
         }
@@ -389,7 +388,7 @@ fn lower_one(
         | "vrrp_rlimit_rtime"
         | "checker_rlimit_rtime"
         | "bfd_rlimit_rtime" => {
-            let v = uint_arg::<u64>(cx, n, 2, u64::from(u32::MAX));
+            let v = uint_arg::<u64>(cx, n, 1, u64::from(u32::MAX));
             if let (Some(v), Some(t)) = (v, k.split('_').next().and_then(|p| tuning(g, p))) {
                 t.rlimit_rttime_us = Some(v);
             }
@@ -444,7 +443,7 @@ fn lower_one(
             });
         }
         _ if k.ends_with("_rcv_bufs") => {
-            let v = uint_arg::<u32>(cx, n, 1, u64::from(u32::MAX));
+            let v = uint_arg::<u32>(cx, n, 0, u64::from(u32::MAX));
             if let (Some(v), Some(b)) = (v, rcvbuf(g, k)) {
                 b.bytes = Some(v);
             }
@@ -483,7 +482,7 @@ fn lower_one(
             }
         }
         "vrrp_startup_delay" => {
-            if let Some(v) = secs_arg(cx, n, Duration::ZERO, sec_max) {
+            if let Some(v) = secs_arg(cx, n, Duration::from_millis(1), MAX_SECS_US) {
                 g.vrrp_startup_delay = v;
             }
         }
@@ -530,6 +529,9 @@ fn lower_one(
     }
 }
 
+/// keepalived's largest timer in seconds with microseconds (UINT_MAX microseconds).
+pub(crate) const MAX_SECS_US: Duration = Duration::from_micros(4_294_967_295);
+
 /// `version 2|3` / `vrrp_version 2|3`.
 pub(crate) fn version_arg(cx: &mut Lowerer<'_>, n: &Node) -> Option<VrrpVersion> {
     let t = cx.one_arg(n, "2 or 3")?;
@@ -545,6 +547,8 @@ pub(crate) fn version_arg(cx: &mut Lowerer<'_>, n: &Node) -> Option<VrrpVersion>
 
 /// `[all] SECS` of `vrrp_garp_extra_if` / `garp_extra_if`.
 pub(crate) fn garp_extra_if(cx: &mut Lowerer<'_>, n: &Node) -> Option<GarpExtraIf> {
+    // keepalived: 1..=86400 globally, 0..=86400 (0 disables) in an instance.
+    let min = u64::from(n.keyword.text.starts_with("vrrp_"));
     let mut args = n.args.iter().peekable();
     let all = args.peek().is_some_and(|t| t.text == "all");
     if all {
@@ -557,7 +561,7 @@ pub(crate) fn garp_extra_if(cx: &mut Lowerer<'_>, n: &Node) -> Option<GarpExtraI
         );
         return None;
     };
-    let v = cx.uint(t, 0, 86400)?;
+    let v = cx.uint(t, min, 86400)?;
     Some(GarpExtraIf {
         all,
         interval_secs: u32::try_from(v).ok()?,

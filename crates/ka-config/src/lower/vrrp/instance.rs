@@ -43,6 +43,7 @@ struct Raw {
     unicast_peers: Vec<(UnicastPeer, Span)>,
     unicast_fault_no_peer: bool,
     unicast_ttl: Option<u8>,
+    unicast_ttl_span: Option<Span>,
     old_unicast_checksum: Option<OldUnicastChecksum>,
     garp_master_delay: Option<u32>,
     garp_master_repeat: Option<u32>,
@@ -284,7 +285,10 @@ fn lower_keyword(cx: &mut Lowerer<'_>, r: &mut Raw, n: &Node) {
             }
         }
         "unicast_fault_no_peer" => r.unicast_fault_no_peer = bare(cx, n),
-        "unicast_ttl" => r.unicast_ttl = uint_arg(cx, n, 0, 255),
+        "unicast_ttl" => {
+            r.unicast_ttl = uint_arg(cx, n, 0, 255);
+            r.unicast_ttl_span = Some(n.keyword.span);
+        }
         "old_unicast_checksum" => {
             r.old_unicast_checksum = match n.args.first().map(|t| t.text.as_str()) {
                 None => Some(OldUnicastChecksum::Use),
@@ -297,12 +301,14 @@ fn lower_keyword(cx: &mut Lowerer<'_>, r: &mut Raw, n: &Node) {
                 }
             }
         }
-        "garp_master_delay" => r.garp_master_delay = uint_arg(cx, n, 0, 86400),
-        "garp_master_repeat" => r.garp_master_repeat = uint_arg(cx, n, 1, 1000),
-        "garp_lower_prio_delay" => r.garp_lower_prio_delay = uint_arg(cx, n, 0, 86400),
-        "garp_lower_prio_repeat" => r.garp_lower_prio_repeat = uint_arg(cx, n, 0, 1000),
-        "garp_master_refresh" => r.garp_master_refresh = uint_arg(cx, n, 0, 86400),
-        "garp_master_refresh_repeat" => r.garp_master_refresh_repeat = uint_arg(cx, n, 1, 1000),
+        "garp_master_delay" => r.garp_master_delay = uint_arg(cx, n, 0, 4294),
+        "garp_master_repeat" => r.garp_master_repeat = uint_arg(cx, n, 1, u64::from(u32::MAX)),
+        "garp_lower_prio_delay" => r.garp_lower_prio_delay = uint_arg(cx, n, 0, 4294),
+        "garp_lower_prio_repeat" => r.garp_lower_prio_repeat = uint_arg(cx, n, 0, 2_147_483_647),
+        "garp_master_refresh" => r.garp_master_refresh = uint_arg(cx, n, 0, u64::from(u32::MAX)),
+        "garp_master_refresh_repeat" => {
+            r.garp_master_refresh_repeat = uint_arg(cx, n, 1, u64::from(u32::MAX))
+        }
         "garp_extra_if" => r.garp_extra_if = garp_extra_if(cx, n),
         "down_timer_adverts" => r.down_timer_adverts = uint_arg(cx, n, 1, 100),
         "lower_prio_no_advert" => {
@@ -440,7 +446,7 @@ fn lower_keyword(cx: &mut Lowerer<'_>, r: &mut Raw, n: &Node) {
         "debug" => r.debug = uint_arg(cx, n, 0, 4).unwrap_or(0),
         "notify_priority_changes" => r.notify_priority_changes = flag_arg(cx, n),
         "smtp_alert" => r.smtp_alert = flag_arg(cx, n),
-        "kernel_rx_buf_size" => r.kernel_rx_buf_size = uint_arg(cx, n, 1, u64::from(u32::MAX)),
+        "kernel_rx_buf_size" => r.kernel_rx_buf_size = uint_arg(cx, n, 0, u64::from(u32::MAX)),
         "linkbeat_use_polling" => {
             cx.push(
                 Diagnostic::warning(
@@ -651,6 +657,13 @@ fn complete(
                 .with_help("peers must be of the same family as the virtual addresses"),
             );
         }
+    }
+    if let (Some(s), true) = (r.unicast_ttl_span, r.unicast_peers.is_empty()) {
+        cx.push(
+            Diagnostic::error(s, "unicast_ttl needs unicast peers; keepalived ignores it")
+                .with_help("remove unicast_ttl, or add a unicast_peer block"),
+        );
+        r.unicast_ttl = None;
     }
     if strict && !r.unicast_peers.is_empty() {
         cx.push(

@@ -215,7 +215,7 @@ pub fn lower_track_file(cx: &mut Lowerer<'_>, v: &mut VrrpConfig, node: &Node) {
             "file" => file = super::str_arg(cx, n, "a file path"),
             "weight" => {
                 let w: Vec<&Token> = std::iter::once(&n.keyword).chain(&n.args).collect();
-                if let (Some(wt), _) = weight_words(cx, &w, 0, -2_147_483_647, 2_147_483_647) {
+                if let (Some(wt), _) = weight_words(cx, &w, 0, -254, 254) {
                     weight = wt;
                 }
             }
@@ -277,7 +277,7 @@ pub fn lower_track_process(cx: &mut Lowerer<'_>, v: &mut VrrpConfig, node: &Node
         terminate_delay: Duration::ZERO,
         full_command: false,
     };
-    let max = Duration::from_secs(u64::from(u32::MAX));
+    let (min, max) = (Duration::from_micros(1), Duration::from_secs(3600));
     for n in cx.block(node) {
         if !cx.admit(n, &TRACK_PROCESS) {
             continue;
@@ -305,23 +305,23 @@ pub fn lower_track_process(cx: &mut Lowerer<'_>, v: &mut VrrpConfig, node: &Node
                 }
             }
             "quorum" => {
-                if let Some(q) = super::uint_arg(cx, n, 1, u64::from(u32::MAX)) {
+                if let Some(q) = super::uint_arg(cx, n, 1, 65535) {
                     p.quorum = q;
                 }
             }
-            "quorum_max" => p.quorum_max = super::uint_arg(cx, n, 0, u64::from(u32::MAX)),
+            "quorum_max" => p.quorum_max = super::uint_arg(cx, n, 0, 65535),
             "fork_delay" => {
-                if let Some(d) = super::secs_arg(cx, n, Duration::ZERO, max) {
+                if let Some(d) = super::secs_arg(cx, n, min, max) {
                     p.fork_delay = d;
                 }
             }
             "terminate_delay" => {
-                if let Some(d) = super::secs_arg(cx, n, Duration::ZERO, max) {
+                if let Some(d) = super::secs_arg(cx, n, min, max) {
                     p.terminate_delay = d;
                 }
             }
             "delay" => {
-                if let Some(d) = super::secs_arg(cx, n, Duration::ZERO, max) {
+                if let Some(d) = super::secs_arg(cx, n, min, max) {
                     p.fork_delay = d;
                     p.terminate_delay = d;
                 }
@@ -332,11 +332,13 @@ pub fn lower_track_process(cx: &mut Lowerer<'_>, v: &mut VrrpConfig, node: &Node
     if let Some(qm) = p.quorum_max {
         if qm < p.quorum {
             cx.push(
-                Diagnostic::error(
+                Diagnostic::warning(
                     node.keyword.span,
                     format!("quorum_max {qm} is less than quorum {}", p.quorum),
                 )
-                .with_help("quorum_max must be at least quorum"),
+                .with_help(
+                    "the process check can never succeed; quorum_max must be at least quorum",
+                ),
             );
         }
     }
@@ -422,9 +424,9 @@ pub fn lower_bfd(cx: &mut Lowerer<'_>, v: &mut VrrpConfig, node: &Node) {
                     b.source_ip = cx.ip(t);
                 }
             }
-            "min_rx" => b.min_rx = millis(cx, n, 1, 1_000_000).unwrap_or(b.min_rx),
-            "min_tx" => b.min_tx = millis(cx, n, 1, 1_000_000).unwrap_or(b.min_tx),
-            "idle_tx" => b.idle_tx = millis(cx, n, 1, 1_000_000).unwrap_or(b.idle_tx),
+            "min_rx" => b.min_rx = millis(cx, n, 1, 4_294_967).unwrap_or(b.min_rx),
+            "min_tx" => b.min_tx = millis(cx, n, 1, 4_294_967).unwrap_or(b.min_tx),
+            "idle_tx" => b.idle_tx = millis(cx, n, 1000, 4_294_967).unwrap_or(b.idle_tx),
             "multiplier" => b.multiplier = super::uint_arg(cx, n, 1, 255).unwrap_or(b.multiplier),
             "passive" => b.passive = bare(cx, n),
             "ttl" => b.ttl = super::uint_arg(cx, n, 1, 255).unwrap_or(b.ttl),
@@ -485,7 +487,6 @@ pub fn lower_script(cx: &mut Lowerer<'_>, v: &mut VrrpConfig, node: &Node) {
     let mut fall = 1;
     let mut user = None;
     let mut init_fail = false;
-    let max = Duration::from_secs(u64::from(u32::MAX));
     for n in cx.block(node) {
         if !cx.admit(n, &VRRP_SCRIPT) {
             continue;
@@ -515,20 +516,21 @@ pub fn lower_script(cx: &mut Lowerer<'_>, v: &mut VrrpConfig, node: &Node) {
                     _ => cx.error(n.keyword.span, "`script` needs a command"),
                 }
             }
+            // keepalived 2.2.7 reads whole seconds here (1..=4294).
             "interval" => {
-                if let Some(d) = super::secs_arg(cx, n, Duration::from_micros(1), max) {
-                    interval = d;
+                if let Some(d) = super::uint_arg::<u64>(cx, n, 1, 4294) {
+                    interval = Duration::from_secs(d);
                 }
             }
-            "timeout" => timeout = super::secs_arg(cx, n, Duration::from_micros(1), max),
+            "timeout" => timeout = super::uint_arg::<u64>(cx, n, 1, 4294).map(Duration::from_secs),
             "weight" => {
                 let w: Vec<&Token> = std::iter::once(&n.keyword).chain(&n.args).collect();
                 if let (Some(wt), _) = weight_words(cx, &w, 0, -253, 253) {
                     weight = wt;
                 }
             }
-            "rise" => rise = super::uint_arg(cx, n, 1, u64::from(u32::MAX)).unwrap_or(rise),
-            "fall" => fall = super::uint_arg(cx, n, 1, u64::from(u32::MAX)).unwrap_or(fall),
+            "rise" => rise = super::uint_arg(cx, n, 1, 2_147_483_647).unwrap_or(rise),
+            "fall" => fall = super::uint_arg(cx, n, 1, 2_147_483_647).unwrap_or(fall),
             "user" => {
                 if let Some(u) = cx.one_arg_multi(n, "a user name [GROUP]") {
                     user = Some((u.text.clone(), n.args.get(1).map(|t| t.text.clone())));
@@ -654,7 +656,7 @@ pub fn lower_garp_group(cx: &mut Lowerer<'_>, v: &mut VrrpConfig, node: &Node) {
         gna_interval: None,
         interfaces: Vec::new(),
     };
-    let max = Duration::from_secs(1000);
+    let max = Duration::from_micros(2_147_483_647);
     let mut have_if = false;
     let mut have_ifs = false;
     for n in cx.block(node) {
