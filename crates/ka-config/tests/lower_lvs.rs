@@ -489,6 +489,8 @@ fn fwmark_and_group_services_take_family_from_servers() {
     assert_eq!(vs0(&c).family, IpFamily::Inet6);
     let (_, d) = run("virtual_server 192.0.2.1 80 {\n protocol TCP\n ip_family inet6\n real_server 192.0.2.2 80 { }\n}\n");
     assert_eq!(find(&d, "`ip_family` says IPv6").1, 3);
+    let c = ok("virtual_server_group G6 {\n 2001:db8::1 80\n}\nvirtual_server group G6 {\n protocol TCP\n lvs_method TUN\n real_server 192.0.2.2 80 { }\n}\n");
+    assert_eq!(vs0(&c).family, IpFamily::Inet6);
     let (_, d) = run("virtual_server fwmark 0 {\n real_server 192.0.2.2 80 { }\n}\n");
     assert_eq!(find(&d, "0 is out of range").2, 23);
 }
@@ -720,12 +722,20 @@ fn group_references_are_checked() {
 
 #[test]
 fn group_family_must_match_non_tunnelled_real_servers() {
+    // Group defined first: the virtual server takes its family.
     let (_, d) = run("virtual_server_group G6 {\n 2001:db8::1 80\n}\nvirtual_server group G6 {\n protocol TCP\n real_server 192.0.2.5 80 { }\n}\n");
+    let (x, l, col) = find(
+        &d,
+        "real server 192.0.2.5 is IPv4 but the virtual server is IPv6",
+    );
+    assert_eq!((x.severity, l, col), (Severity::Error, 6, 14));
+    // Group defined after its use: checked once everything is read.
+    let (_, d) = run("virtual_server group G6 {\n protocol TCP\n real_server 192.0.2.5 80 { }\n}\nvirtual_server_group G6 {\n 2001:db8::1 80\n}\n");
     let (x, l, col) = find(
         &d,
         "real server 192.0.2.5 is IPv4 but group `G6` has IPv6 entries",
     );
-    assert_eq!((x.severity, l, col), (Severity::Error, 6, 14));
+    assert_eq!((x.severity, l, col), (Severity::Error, 3, 14));
     let (_, d) = run("virtual_server_group M {\n 2001:db8::1 80\n 192.0.2.1 80\n fwmark 4\n}\n");
     assert_eq!(find(&d, "fwmark without family").1, 1);
 }
@@ -1557,4 +1567,56 @@ mod fuzz {
             let _ = lower(&tree, &env);
         }
     }
+}
+
+/// Every keyword our tables accept (other than not-supported ones) is accepted by the real
+/// keepalived 2.2.7 too, when it is installed (`keepalived -t`). Skipped otherwise.
+#[test]
+fn tables_agree_with_real_keepalived() {
+    let probe = |text: &str, n: usize| -> Option<String> {
+        let path =
+            std::env::temp_dir().join(format!("ka-lvs-probe-{}-{n}.conf", std::process::id()));
+        std::fs::write(&path, text).ok()?;
+        let out = std::process::Command::new("keepalived")
+            .args(["-t", "-l", "-D", "-f"])
+            .arg(&path)
+            .output()
+            .ok();
+        let _ = std::fs::remove_file(&path);
+        let out = out?;
+        Some(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    };
+    // The probe must be able to fail: a bogus keyword is reported.
+    let Some(log) = probe(&in_block("real_server", "    bogus_keyword 1"), 0) else {
+        eprintln!("keepalived not installed; skipped");
+        return;
+    };
+    assert!(log.contains("Unknown keyword 'bogus_keyword'"), "{log}");
+    let mut n = 0;
+    for b in LVS_BLOCKS {
+        for k in b.keywords {
+            if k.status == Status::NotSupported || k.name == "real_server" {
+                continue;
+            }
+            let opens_block = LVS_BLOCKS.iter().any(|x| x.name == k.name);
+            let line = if opens_block {
+                format!("    {} {{\n    }}", k.name)
+            } else {
+                format!("    {} 1", k.name)
+            };
+            let log = probe(&in_block(b.name, &line), 1).unwrap();
+            assert!(
+                !log.contains("Unknown keyword"),
+                "keepalived rejects {} / {}: {log}",
+                b.name,
+                k.name
+            );
+            n += 1;
+        }
+    }
+    assert!(n > 150);
 }

@@ -898,8 +898,24 @@ fn lower_vs(cx: &mut Lowerer<'_>, cfg: &mut Config, node: &Node) {
             None
         }
     };
+    // A group defined before its use gives its address family.
+    let group_family = match &address {
+        VsAddress::Group(name) => cfg
+            .lvs
+            .groups
+            .iter()
+            .find(|g| &g.name == name)
+            .and_then(|g| {
+                g.entries.iter().find_map(|e| match e {
+                    VsgEntry::Range(r) => Some(r.family()),
+                    VsgEntry::Fwmark { family, .. } => *family,
+                })
+            }),
+        _ => None,
+    };
     let vs_family = vs_family_fixed
         .or(family.map(|f| f.0))
+        .or(group_family)
         .or(p_gran.map(|g| if g.1 { IpFamily::Inet } else { IpFamily::Inet6 }))
         .or(non_tun_family)
         .or(all_family)
