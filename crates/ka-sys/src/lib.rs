@@ -1,2 +1,17 @@
-//! All Linux I/O of keepalived-rs (raw sockets, netlink, IPVS, nftables).
-//! Placeholder: delivered with the daemon issue (see docs/ARCHITECTURE.md).
+//! All Linux I/O of keepalived-rs: the only crate allowed `unsafe`.
+//!
+//! Modules:
+//! - [`error`]: the crate's [`Error`], interface name/index look-ups.
+//! - [`vrrp_socket`]: raw VRRP sockets ([`VrrpSocket`]) for IPv4 (`IP_HDRINCL`) and IPv6,
+//!   multicast join, unicast, receive with destination, ifindex and TTL from control
+//!   messages. Async with tokio (`AsyncFd`).
+//!
+//! Every type here needs a tokio runtime (current-thread is enough) and works in the
+//! network namespace it was created in. The protocol bytes come from `ka-wire`; this
+//! crate only moves them.
+pub mod error;
+mod fd;
+pub mod vrrp_socket;
+
+pub use error::{Error, Result};
+pub use vrrp_socket::{RxPacket, VrrpSocket};

@@ -1,5 +1,7 @@
 //! The test support itself: namespaces and veths appear, traffic flows, and everything
 //! is gone after drop, also after a panic.
+// Test helpers outside #[test] fns unwrap too: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 mod common;
 
 use common::{netns_list, Netns, Pair};
