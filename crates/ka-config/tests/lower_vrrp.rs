@@ -222,7 +222,8 @@ fn advert_int_v2_rounds_to_whole_seconds() {
     assert_eq!(inst(&c, "VI_1").advert_int, Centisecs(300));
     let (c, _) = ok(&BASIC.replace("interface eth0", "interface eth0\n    advert_int 2.4"));
     assert_eq!(inst(&c, "VI_1").advert_int, Centisecs(200));
-    // Never rounded down to zero.
+    // Never rounded down to zero: keepalived 2.2.7 sends intvl 1s for advert_int 0.4
+    // (checked with tcpdump in a network namespace).
     let (c, _) = ok(&BASIC.replace("interface eth0", "interface eth0\n    advert_int 0.2"));
     assert_eq!(inst(&c, "VI_1").advert_int, Centisecs(100));
     let c = clean(&BASIC.replace("interface eth0", "interface eth0\n    advert_int 3"));
@@ -1602,4 +1603,94 @@ fn sample_configs() {
         n += 1;
     }
     assert!(n >= 4, "only {n} sample configs");
+}
+
+// ---------------------------------------------------------------------------------------
+// robustness
+
+mod soup {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn vocabulary() -> Vec<String> {
+        let mut v: Vec<String> = VRRP_BLOCKS
+            .iter()
+            .flat_map(|b| b.keywords.iter().map(|k| k.name.to_string()))
+            .collect();
+        for w in [
+            "vrrp_instance",
+            "vrrp_script",
+            "vrrp_sync_group",
+            "global_defs",
+            "track_file",
+            "vrrp_track_process",
+            "bfd_instance",
+            "garp_group",
+            "track_group",
+            "static_routes",
+            "static_rules",
+            "static_ipaddress",
+            "linkbeat_interfaces",
+            "interface_up_down_delays",
+            "{",
+            "}",
+            "{",
+            "}",
+            "0",
+            "1",
+            "255",
+            "256",
+            "-1",
+            "0.5",
+            "4294967296",
+            "192.0.2.1",
+            "192.0.2.0/24",
+            "2001:db8::1/64",
+            "fe80::1",
+            "eth0",
+            "VI_1",
+            "MASTER",
+            "BACKUP",
+            "weight",
+            "reverse",
+            "all",
+            "lock",
+            "/bin/true",
+            "\"/bin/x a b\"",
+            "x/",
+            "/99",
+            "-",
+            "+",
+            "1-2",
+            "a-b",
+        ] {
+            v.push(w.to_string());
+        }
+        v
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// Random keyword soup never panics the lowering, whatever the nesting.
+        #[test]
+        fn never_panics(lines in proptest::collection::vec(proptest::collection::vec(0usize..10_000, 1..8), 1..40)) {
+            let vocab = vocabulary();
+            let text: String = lines
+                .iter()
+                .map(|l| {
+                    l.iter()
+                        .map(|i| vocab[i % vocab.len()].as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            let fs = MemFs::default();
+            let env = Env { fs: &fs, interfaces: Some(vec!["eth0".into()]) };
+            let (tree, _) = build_tree(tokenize(FileId(0), &text));
+            let (cfg, _) = lower(&tree, &env);
+            // Whatever was built is serialisable.
+            prop_assert!(serde_json::to_string(&cfg.vrrp).is_ok());
+        }
+    }
 }
