@@ -588,9 +588,12 @@ fn scripts_must_exist_and_be_executable() {
  }
 }
 ");
-    let (x, l, col) = find(&d, "script `/nonexistent/up.sh` does not exist");
+    let (x, l, col) = find(&d, "quorum_up script `/nonexistent/up.sh` does not exist");
     assert_eq!((x.severity, l, col), (Severity::Warning, 3, 12));
-    let (x, l, col) = find(&d, "script `/etc/keepalived/notexec.sh` is not executable");
+    let (x, l, col) = find(
+        &d,
+        "quorum_down script `/etc/keepalived/notexec.sh` is not executable",
+    );
     assert_eq!((l, col), (4, 14));
     assert_eq!(
         x.help.as_deref(),
@@ -1619,4 +1622,55 @@ fn tables_agree_with_real_keepalived() {
         }
     }
     assert!(n > 150);
+}
+
+/// keepalived's own sample configurations with virtual servers lower without errors
+/// (when the Debian package's samples are installed).
+#[test]
+fn keepalived_samples_have_no_errors() {
+    let Ok(dir) = std::fs::read_dir("/usr/share/doc/keepalived/samples") else {
+        eprintln!("keepalived samples not installed; skipped");
+        return;
+    };
+    let mut n = 0;
+    for e in dir.flatten() {
+        let Ok(text) = std::fs::read_to_string(e.path()) else {
+            continue;
+        };
+        let has_vs = text
+            .lines()
+            .any(|l| l.trim_start().starts_with("virtual_server "));
+        // Conditional lines (`@id ...`) need the preprocessor.
+        let conditional = text.lines().any(|l| l.trim_start().starts_with('@'));
+        if !has_vs || conditional {
+            continue;
+        }
+        let (c, d) = run(&text);
+        // Only the LVS blocks are ours: keep errors inside virtual_server(_group) blocks.
+        let (tree, _) = build_tree(tokenize(FileId(0), &text));
+        let ranges: Vec<(u32, u32)> = tree
+            .iter()
+            .filter(|n| n.keyword.text.starts_with("virtual_server"))
+            .map(|n| {
+                let end = n
+                    .block
+                    .as_ref()
+                    .and_then(|b| b.close)
+                    .map_or(u32::MAX, |s| s.line);
+                (n.keyword.span.line, end)
+            })
+            .collect();
+        let errs: Vec<_> = d
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .filter(|d| {
+                d.span
+                    .is_some_and(|s| ranges.iter().any(|(a, b)| (*a..=*b).contains(&s.line)))
+            })
+            .collect();
+        assert!(errs.is_empty(), "{}: {errs:#?}", e.path().display());
+        assert!(!c.lvs.virtual_servers.is_empty());
+        n += 1;
+    }
+    assert!(n >= 10, "{n} samples");
 }

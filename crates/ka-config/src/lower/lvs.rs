@@ -513,14 +513,14 @@ fn forwarding(cx: &mut Lowerer<'_>, n: &Node) -> Option<Forwarding> {
 pub(crate) fn script(cx: &mut Lowerer<'_>, n: &Node) -> Option<Script> {
     let s = super::vrrp::notify_script(cx, n)?;
     if let Some(t) = n.args.first() {
-        check_program(cx, t, &s);
+        check_program(cx, &n.keyword.text, t, &s);
     }
     Some(s)
 }
 
 /// Checks the program of a command line when it is an absolute path (warnings: the
 /// configuration may be checked on another host than the one that runs it).
-pub(crate) fn check_program(cx: &mut Lowerer<'_>, at: &Token, s: &Script) {
+pub(crate) fn check_program(cx: &mut Lowerer<'_>, what: &str, at: &Token, s: &Script) {
     let prog = s.path();
     if !prog.starts_with('/') {
         return;
@@ -528,12 +528,12 @@ pub(crate) fn check_program(cx: &mut Lowerer<'_>, at: &Token, s: &Script) {
     let p = Path::new(prog);
     if !cx.env.fs.exists(p) {
         cx.push(
-            Diagnostic::warning(at.span, format!("script `{prog}` does not exist"))
+            Diagnostic::warning(at.span, format!("{what} script `{prog}` does not exist"))
                 .with_help("fix the path, or install the script before starting keepalived"),
         );
     } else if !cx.env.fs.is_executable(p) {
         cx.push(
-            Diagnostic::warning(at.span, format!("script `{prog}` is not executable"))
+            Diagnostic::warning(at.span, format!("{what} script `{prog}` is not executable"))
                 .with_help(format!("run `chmod +x {prog}`")),
         );
     }

@@ -325,7 +325,7 @@ pub(crate) fn lower_checker(cx: &mut Lowerer<'_>, node: &Node) -> Option<Pending
                         user: None,
                         group: None,
                     };
-                    check_program(cx, t, &s);
+                    check_program(cx, "misc_path", t, &s);
                     misc_path = Some(s);
                 }
             }
