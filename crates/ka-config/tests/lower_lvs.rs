@@ -120,7 +120,7 @@ fn minimal_virtual_server_gets_keepalived_defaults() {
     assert_eq!(vs.scheduler, Scheduler::Wlc);
     assert_eq!(vs.forwarding, Forwarding::Nat);
     assert_eq!(vs.persistence, None);
-    assert_eq!(vs.quorum, 1);
+    assert_eq!(vs.quorum.get(), 1);
     assert_eq!(vs.hysteresis, 0);
     assert!(!vs.alpha && !vs.omega && !vs.ha_suspend);
     assert_eq!(vs.timing.delay_loop, secs(60));
@@ -325,7 +325,7 @@ fn scheduler_flags_forwarding_persistence() {
     );
     assert!(vs.ha_suspend && vs.omega);
     assert_eq!(vs.smtp_alert, Some(false));
-    assert_eq!((vs.quorum, vs.hysteresis, vs.weight.get()), (2, 1, 3));
+    assert_eq!((vs.quorum.get(), vs.hysteresis, vs.weight.get()), (2, 1, 3));
     // Tunnelled real servers may be of the other family.
     assert_eq!(vs.real_servers.len(), 2);
     assert_eq!(vs.total_weight(), 5);

@@ -749,7 +749,7 @@ pub struct VirtualServer {
     /// `omega`: run down notifiers on shutdown.
     pub omega: bool,
     /// `quorum` (default 1, at least 1).
-    pub quorum: u32,
+    pub quorum: std::num::NonZeroU32,
     /// `hysteresis` (default 0).
     pub hysteresis: u32,
     /// `quorum_up` script.

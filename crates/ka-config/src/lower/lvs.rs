@@ -1180,7 +1180,9 @@ fn lower_vs(cx: &mut Lowerer<'_>, cfg: &mut Config, node: &Node) {
         }
     }
 
-    let quorum_v = quorum.map_or(1, |q| q.0);
+    let quorum_v = quorum
+        .and_then(|q| std::num::NonZeroU32::new(q.0))
+        .unwrap_or(std::num::NonZeroU32::MIN);
     let total: u64 = real_servers.iter().map(|r| u64::from(r.weight.get())).sum();
     if let Some((q, sp)) = quorum {
         if u64::from(q) > total {
