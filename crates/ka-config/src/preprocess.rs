@@ -6,7 +6,8 @@
 //! 1. **decomment**: leading blanks are dropped; `#` or `!` outside double quotes starts a
 //!    comment (`\#` and `\!` outside quotes are a literal `#`/`!`); trailing blanks are
 //!    dropped; a line ending in `\` continues a multi-line definition. A blank line ends a
-//!    multi-line definition, a comment-only line does not.
+//!    multi-line definition, a comment-only line does not. keepalived decomments again
+//!    after each substitution, so `${_HASH}` only survives inside double quotes.
 //! 2. **`@id` / `@^id`**: a line starting with `@ID ` is kept (without the prefix) only when
 //!    `ID` equals the configuration id; `@^ID ` keeps it only when it differs. With no
 //!    configuration id, `@ID` lines are dropped and `@^ID` lines kept.
@@ -440,63 +441,81 @@ impl<'a> Pre<'a> {
         }
     }
 
-    /// keepalived's `decomment()`, keeping the place of every character.
+    /// keepalived's `decomment()` of a physical line, keeping the place of every character.
     fn decomment(&mut self, raw: &str, file: FileId, line: u32) -> Text {
-        let chars: Vec<char> = raw.chars().collect();
+        let chars: Text = raw
+            .chars()
+            .enumerate()
+            .map(|(i, c)| Ch {
+                c,
+                at: Span {
+                    file,
+                    line,
+                    col: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                    len: 1,
+                },
+            })
+            .collect();
+        self.decomment_text(&chars)
+    }
+
+    /// keepalived's `decomment()`: drops leading and trailing blanks and the comment (from
+    /// `#` or `!` outside double quotes; `\#`/`\!` outside quotes are literal); a final
+    /// `\` (even after a comment, as in keepalived) is kept as the continuation mark.
+    /// keepalived applies it again after each substitution, so a `#` produced by `${_HASH}`
+    /// outside quotes starts a comment.
+    fn decomment_text(&mut self, chars: &[Ch]) -> Text {
         let mut out: Text = Vec::with_capacity(chars.len());
-        let at = |i: usize| Span {
-            file,
-            line,
-            col: u32::try_from(i + 1).unwrap_or(u32::MAX),
-            len: 1,
-        };
-        let mut i = chars.iter().take_while(|c| is_blank(**c)).count();
-        let mut quote: Option<usize> = None;
-        let mut cont: Option<usize> = None;
-        while let Some(&c) = chars.get(i) {
-            match c {
+        let mut i = chars.iter().take_while(|c| is_blank(c.c)).count();
+        let mut quote: Option<Span> = None;
+        let mut cont: Option<Span> = None;
+        let mut skip = false;
+        while let Some(&ch) = chars.get(i) {
+            match ch.c {
                 '"' => {
-                    quote = if quote.is_some() { None } else { Some(i) };
-                    out.push(Ch { c, at: at(i) });
+                    if !skip {
+                        quote = if quote.is_some() { None } else { Some(ch.at) };
+                        out.push(ch);
+                    }
                     i += 1;
                 }
                 '\\' => match chars.get(i + 1) {
-                    Some(&n) if quote.is_none() && (n == '#' || n == '!') => {
-                        out.push(Ch {
-                            c: n,
-                            at: at(i + 1),
-                        });
+                    Some(&n) if quote.is_none() && (n.c == '#' || n.c == '!') => {
+                        if !skip {
+                            out.push(n);
+                        }
                         i += 2;
                     }
                     Some(&n) => {
-                        out.push(Ch { c, at: at(i) });
-                        out.push(Ch {
-                            c: n,
-                            at: at(i + 1),
-                        });
+                        if !skip {
+                            out.push(ch);
+                            out.push(n);
+                        }
                         i += 2;
                     }
                     None => {
-                        cont = Some(i);
+                        cont = Some(ch.at);
                         i += 1;
                     }
                 },
-                '#' | '!' if quote.is_none() => break,
+                '#' | '!' if quote.is_none() => {
+                    skip = true;
+                    i += 1;
+                }
                 _ => {
-                    out.push(Ch { c, at: at(i) });
+                    if !skip {
+                        out.push(ch);
+                    }
                     i += 1;
                 }
             }
         }
         if let Some(q) = quote {
-            self.error(at(q), "unterminated quote");
+            self.error(q, "unterminated quote");
         }
         trim_end(&mut out);
-        if let Some(ci) = cont {
-            out.push(Ch {
-                c: '\\',
-                at: at(ci),
-            });
+        if let Some(at) = cont {
+            out.push(Ch { c: '\\', at });
         }
         out
     }
@@ -544,6 +563,7 @@ impl<'a> Pre<'a> {
                 }
                 match self.substitute(&mut line, &mut subs, &mut deferred) {
                     Some(true) => {
+                        line = self.decomment_text(&line);
                         let again = line.first().is_some_and(|c| c.c == '@')
                             || line.iter().any(|c| c.c == '$');
                         if !again {

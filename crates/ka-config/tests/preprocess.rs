@@ -301,18 +301,22 @@ fn builtins() {
     let fs = MemFs::new()
         .file(
             "/etc/keepalived/keepalived.conf",
-            "a ${_PWD} ${_INSTANCE} x${_HASH}y ${_BANG}\ninclude sub/b.conf\n",
+            "a ${_PWD} ${_INSTANCE} \"x${_HASH}y${_BANG}\" z ${_BANG} gone\ninclude sub/b.conf\n",
         )
         .file("/etc/keepalived/sub/b.conf", "b ${_PWD}\n");
     let (l, d) = lines_fs(&fs, "/etc/keepalived/keepalived.conf", &opts(Some("lb1")));
     assert!(d.is_empty(), "{d:?}");
+    // As keepalived 2.2.7 (checked with `keepalived -t`), the line is decommented again
+    // after substitution: `#` and `!` from ${_HASH} and ${_BANG} survive only in quotes.
     assert_eq!(
         l,
-        vec!["a /etc/keepalived lb1 x#y !", "b /etc/keepalived/sub"]
+        vec!["a /etc/keepalived lb1 x#y! z", "b /etc/keepalived/sub"]
     );
     // Builtins can be redefined.
-    let (l, _) = lines_of("$_HASH=H\nx ${_HASH}\n", None);
-    assert_eq!(l, vec!["x H"]);
+    let (l, _) = lines_of("$_HASH=H\nx ${_HASH}\n$Q=${_HASH}\np $Q\n", None);
+    assert_eq!(l, vec!["x H", "p H"]);
+    let (l, _) = lines_of("$Q=${_HASH}\np $Q\n", None);
+    assert_eq!(l, vec!["p"]);
 }
 
 #[test]
@@ -795,4 +799,45 @@ fn system_samples_load_without_preprocessor_errors() {
         n += 1;
     }
     assert!(n > 5, "only {n} samples");
+}
+
+/// Behaviour checked against keepalived 2.2.7 (`keepalived -t` reports each resulting
+/// first word as an unknown keyword): see the report of this work.
+#[test]
+fn matches_keepalived_2_2_7_probe() {
+    let text = "\
+a${_HASH}b
+\"e${_HASH}f\"
+$V=x # y
+v$V
+~SEQ(i,1,2) k$i
+@^x kept
+$M= \\
+m1 \\
+m2
+
+$M
+~LST({A,B},{1,2},{3}) l$A.$B
+$N=5
+n$N.q
+$R=~SEQ(j,1,2) r$j
+$R
+";
+    let (l, _) = lines_of(text, None);
+    let first: Vec<&str> = l
+        .iter()
+        .map(|l| l.split(' ').next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        first,
+        vec![
+            "a", "e#f", "vx", "k1", "k2", "kept", "m1", "m2", "l$A.2", "l$A.", "n$N.q", "r1", "r2"
+        ]
+    );
+}
+
+#[test]
+fn comment_then_backslash_continues_a_definition() {
+    let (l, _) = lines_of("$M=a # note \\\nb\n$M\n", None);
+    assert_eq!(l, vec!["a", "b"]);
 }
