@@ -1432,6 +1432,23 @@ fn global_errors() {
 }
 
 #[test]
+fn min_garp_keeps_explicit_values() {
+    let c = clean("global_defs {\n    vrrp_min_garp\n}\n");
+    let g = &c.vrrp.global;
+    assert_eq!(
+        (g.vrrp_garp_master_repeat, g.vrrp_garp_master_delay_secs),
+        (1, 0)
+    );
+    assert_eq!(g.vrrp_garp_master_refresh_repeat, 0);
+    let c = clean("global_defs {\n    vrrp_garp_master_repeat 3\n    vrrp_min_garp true\n}\n");
+    assert_eq!(c.vrrp.global.vrrp_garp_master_repeat, 3);
+    assert_eq!(c.vrrp.global.vrrp_garp_master_delay_secs, 0);
+    let c = clean("global_defs {\n    vrrp_min_garp false\n    checker_rlimit_rttime 1\n}\n");
+    assert_eq!(c.vrrp.global.vrrp_garp_master_repeat, 5);
+    assert_eq!(c.vrrp.global.checker_process.rlimit_rttime_us, Some(2));
+}
+
+#[test]
 fn small_top_level_lists() {
     let c = clean("linkbeat_interfaces {\n    eth0\n    eth1 ETHTOOL\n}\ninterface_up_down_delays {\n    eth0 0.5\n    eth1 1 2\n}\ngarp_group {\n    garp_interval 0.01\n    gna_interval 0.02\n    interfaces {\n        eth0\n        eth1\n    }\n}\n");
     assert_eq!(c.vrrp.linkbeat_interfaces[0].kind, LinkbeatKind::Mii);

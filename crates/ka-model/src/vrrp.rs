@@ -156,7 +156,7 @@ pub struct TrackFile {
     pub name: String,
     /// The file to read.
     pub file: String,
-    /// Default weight (default 1).
+    /// Default weight -254..=254 (default 1).
     pub weight: Weight,
     /// `init_file [VALUE] [overwrite]`.
     pub init_file: Option<TrackFileInit>,
@@ -198,7 +198,7 @@ pub struct TrackProcess {
     pub quorum: u32,
     /// `quorum_max` (default unlimited).
     pub quorum_max: Option<u32>,
-    /// `fork_delay`.
+    /// `fork_delay` (1 us..=3600 s when set).
     pub fork_delay: Duration,
     /// `terminate_delay`.
     pub terminate_delay: Duration,
@@ -215,11 +215,11 @@ pub struct BfdInstance {
     pub neighbor_ip: IpAddr,
     /// `source_ip`.
     pub source_ip: Option<IpAddr>,
-    /// `min_rx` (default 10 ms).
+    /// `min_rx` 1..=4294967 ms, microsecond resolution (default 10 ms).
     pub min_rx: Duration,
     /// `min_tx` (default 10 ms).
     pub min_tx: Duration,
-    /// `idle_tx` (default 1000 ms).
+    /// `idle_tx` 1000..=4294967 ms (default 1000 ms).
     pub idle_tx: Duration,
     /// `multiplier` 1..=255 (default 5).
     pub multiplier: u8,
@@ -246,7 +246,7 @@ pub struct VrrpScript {
     pub name: String,
     /// The command line.
     pub script: ScriptCmd,
-    /// `interval` (default 1 s).
+    /// `interval`, whole seconds 1..=4294 (default 1 s).
     pub interval: Duration,
     /// `timeout` (default: the interval).
     pub timeout: Duration,

@@ -20,7 +20,7 @@ pub struct ProcessTuning {
     pub cpu_affinity: Vec<u16>,
     /// `*_rt_priority` 1..=99.
     pub rt_priority: Option<u8>,
-    /// `*_rlimit_rttime` in microseconds (>= 2; default 10000 when realtime is used).
+    /// `*_rlimit_rttime` in microseconds (1 is raised to 2; default 10000 when realtime is used).
     pub rlimit_rttime_us: Option<u64>,
 }
 
@@ -168,7 +168,7 @@ pub struct GlobalDefs {
     pub smtp_server: Option<SmtpServer>,
     /// `smtp_helo_name` (default: host name).
     pub smtp_helo_name: Option<String>,
-    /// `smtp_connect_timeout` (default 30 s).
+    /// `smtp_connect_timeout` (default 30 s, at most 4294 s).
     pub smtp_connect_timeout: Duration,
     /// `smtp_alert`.
     pub smtp_alert: Option<bool>,
@@ -194,7 +194,7 @@ pub struct GlobalDefs {
     pub vrrp_mcast_group6: IpAddr,
     /// `default_interface` (default eth0).
     pub default_interface: String,
-    /// `vrrp_garp_master_delay` seconds (default 5; 0 = no second burst).
+    /// `vrrp_garp_master_delay` seconds 0..=4294 (default 5; 0 = no second burst).
     pub vrrp_garp_master_delay_secs: u32,
     /// `vrrp_garp_master_repeat` (default 5).
     pub vrrp_garp_master_repeat: u32,
@@ -204,11 +204,11 @@ pub struct GlobalDefs {
     pub vrrp_garp_lower_prio_repeat: u32,
     /// `vrrp_garp_master_refresh` seconds (default 0 = none).
     pub vrrp_garp_master_refresh_secs: u32,
-    /// `vrrp_garp_master_refresh_repeat` (default 1).
+    /// `vrrp_garp_master_refresh_repeat` (default 1; `vrrp_min_garp` makes it 0).
     pub vrrp_garp_master_refresh_repeat: u32,
-    /// `vrrp_garp_interval` (default 0).
+    /// `vrrp_garp_interval` (default 0 = none; when set, 1 us..=4294.967295 s).
     pub vrrp_garp_interval: Duration,
-    /// `vrrp_gna_interval` (default 0).
+    /// `vrrp_gna_interval` (default 0 = none; when set, 1 us..=4294.967295 s).
     pub vrrp_gna_interval: Duration,
     /// `vrrp_min_garp`.
     pub vrrp_min_garp: bool,
@@ -230,7 +230,7 @@ pub struct GlobalDefs {
     pub vrrp_strict: bool,
     /// `vrrp_notify_priority_changes`.
     pub vrrp_notify_priority_changes: bool,
-    /// `vrrp_startup_delay`.
+    /// `vrrp_startup_delay` (0 = none; when set, 1 ms..=4294.967295 s).
     pub vrrp_startup_delay: Duration,
     /// `log_unknown_vrids`.
     pub log_unknown_vrids: bool,

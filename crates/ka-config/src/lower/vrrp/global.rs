@@ -251,10 +251,18 @@ fn lower_one(
             if let Some(b) = flag_arg(cx, n) {
                 g.vrrp_min_garp = b;
                 if b {
-                    // keepalived: one GARP/NA, no second burst.
-                    g.vrrp_garp_master_repeat = 1;
-                    g.vrrp_garp_master_delay_secs = 0;
-                    g.vrrp_garp_master_refresh_repeat = 1;
+                    // keepalived: one GARP/NA and no repeat, without overwriting values
+                    // already set (it compares with the defaults).
+                    let d = GlobalDefs::default();
+                    if g.vrrp_garp_master_repeat == d.vrrp_garp_master_repeat {
+                        g.vrrp_garp_master_repeat = 1;
+                    }
+                    if g.vrrp_garp_master_refresh_repeat == d.vrrp_garp_master_refresh_repeat {
+                        g.vrrp_garp_master_refresh_repeat = 0;
+                    }
+                    if g.vrrp_garp_master_delay_secs == d.vrrp_garp_master_delay_secs {
+                        g.vrrp_garp_master_delay_secs = 0;
+                    }
                 }
             }
         }
@@ -388,7 +396,8 @@ fn lower_one(
         | "vrrp_rlimit_rtime"
         | "checker_rlimit_rtime"
         | "bfd_rlimit_rtime" => {
-            let v = uint_arg::<u64>(cx, n, 1, u64::from(u32::MAX));
+            // keepalived raises 1 to 2 (the limit is halved elsewhere and must stay non-zero).
+            let v = uint_arg::<u64>(cx, n, 1, u64::from(u32::MAX)).map(|v| v.max(2));
             if let (Some(v), Some(t)) = (v, k.split('_').next().and_then(|p| tuning(g, p))) {
                 t.rlimit_rttime_us = Some(v);
             }
