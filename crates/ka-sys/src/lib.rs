@@ -5,13 +5,17 @@
 //! - [`vrrp_socket`]: raw VRRP sockets ([`VrrpSocket`]) for IPv4 (`IP_HDRINCL`) and IPv6,
 //!   multicast join, unicast, receive with destination, ifindex and TTL from control
 //!   messages. Async with tokio (`AsyncFd`).
+//! - [`netlink`]: rtnetlink ([`Netlink`]): add/delete/list interface addresses
+//!   ([`AddrSpec`]: prefix, label, scope, broadcast, IPv6 nodad; idempotent), list links.
 //!
 //! Every type here needs a tokio runtime (current-thread is enough) and works in the
 //! network namespace it was created in. The protocol bytes come from `ka-wire`; this
 //! crate only moves them.
 pub mod error;
 mod fd;
+pub mod netlink;
 pub mod vrrp_socket;
 
 pub use error::{Error, Result};
+pub use netlink::{AddrSpec, IfAddr, Link, Netlink, OperState};
 pub use vrrp_socket::{RxPacket, VrrpSocket};
