@@ -987,34 +987,35 @@ fn smtp_check() {
 }
 ");
     let ch = &rs0(&c).checkers;
-    assert_eq!(ch.len(), 3, "one checker per host block");
-    // No checker port, real server port omitted: the virtual server port 25.
-    let c0 = ch[0].connection.as_ref().unwrap();
-    assert_eq!((c0.ip, c0.port), (ip("192.0.2.2"), Some(25)));
-    assert_eq!(ch[0].timing.connect_timeout, secs(10));
+    // The hosts replace the default target: one checker per host.
+    assert_eq!(ch.len(), 2, "one checker per host block");
     let CheckerKind::Smtp(s) = &ch[0].kind else {
         panic!()
     };
     assert_eq!(s.helo_name, "mail.example");
     assert_eq!(ch[1].kind, ch[0].kind);
-    let c1 = ch[1].connection.as_ref().unwrap();
+    let c1 = ch[0].connection.as_ref().unwrap();
     assert_eq!(
         (c1.ip, c1.port, c1.bind_ip),
         (ip("192.0.2.3"), Some(587), Some(ip("192.0.2.1")))
     );
     // Host timing defaults to the checker's, and can be overridden.
-    assert_eq!(ch[1].timing.connect_timeout, secs(10));
-    assert_eq!(ch[1].timing.retry, 5);
-    assert_eq!(ch[1].origin.line, 7);
-    let c2 = ch[2].connection.as_ref().unwrap();
+    assert_eq!(ch[0].timing.connect_timeout, secs(10));
+    assert_eq!(ch[0].timing.retry, 5);
+    assert_eq!(ch[0].origin.line, 7);
+    // No port anywhere else: the virtual server's port 25.
+    let c2 = ch[1].connection.as_ref().unwrap();
     assert_eq!((c2.ip, c2.port), (ip("192.0.2.4"), Some(25)));
-    assert_eq!(ch[2].timing.retry, 1);
-    // fwmark service, port-less real server: SMTP defaults to 25.
-    let c = clean("virtual_server fwmark 1 {\n real_server 192.0.2.2 {\n  SMTP_CHECK { }\n }\n}\n");
-    assert_eq!(
-        rs0(&c).checkers[0].connection.as_ref().unwrap().port,
-        Some(25)
-    );
+    assert_eq!(ch[1].timing.retry, 1);
+    assert_eq!(ch[1].timing.connect_timeout, secs(10));
+    // Without host blocks, the checker targets the real server.
+    let c = ok("virtual_server 192.0.2.1 25 {\n protocol TCP\n real_server 192.0.2.2 2525 {\n  SMTP_CHECK { }\n }\n}\n");
+    let c0 = rs0(&c).checkers[0].connection.clone().unwrap();
+    assert_eq!((c0.ip, c0.port), (ip("192.0.2.2"), Some(2525)));
+    // fwmark service, port-less real server: keepalived has no SMTP default port.
+    let (_, d) =
+        run("virtual_server fwmark 1 {\n real_server 192.0.2.2 {\n  SMTP_CHECK { }\n }\n}\n");
+    assert_eq!(find(&d, "SMTP_CHECK has no port to connect to").1, 3);
     let (_, d) = run("virtual_server fwmark 1 {\n real_server 192.0.2.2 {\n  SMTP_CHECK {\n   host {\n    helo_name x\n   }\n  }\n }\n}\n");
     let (x, l, _) = find(&d, "unknown keyword `helo_name` in host");
     assert_eq!((x.severity, l), (Severity::Error, 5));
@@ -1022,7 +1023,7 @@ fn smtp_check() {
 
 #[test]
 fn dns_check() {
-    let c = clean("virtual_server fwmark 1 {\n real_server 192.0.2.2 {\n  DNS_CHECK {\n   type aaaa\n   name example.com\n  }\n }\n}\n");
+    let c = clean("virtual_server fwmark 1 {\n real_server 192.0.2.2 {\n  DNS_CHECK {\n   type aaaa\n   name example.com\n   connect_port 53\n  }\n }\n}\n");
     let ch = &rs0(&c).checkers[0];
     assert_eq!(ch.connection.as_ref().unwrap().port, Some(53));
     assert_eq!(
@@ -1033,6 +1034,7 @@ fn dns_check() {
         })
     );
     let (_, d) = run("virtual_server fwmark 1 {\n real_server 192.0.2.2 {\n  DNS_CHECK {\n   type BOGUS\n  }\n }\n}\n");
+    assert_eq!(find(&d, "DNS_CHECK has no port to connect to").1, 3);
     let (x, l, col) = find(&d, "`BOGUS` is not a DNS query type");
     assert_eq!((l, col), (4, 9));
     assert!(x.help.as_deref().unwrap().contains("AAAA"));

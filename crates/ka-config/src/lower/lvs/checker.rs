@@ -64,7 +64,8 @@ pub(crate) struct PendingChecker {
     conn: Option<ConnOpt>,
     hosts: Vec<(Origin, ConnOpt, TimingOpt)>,
     kind: CheckerKind,
-    /// Port used when neither the checker nor the real/virtual server gives one.
+    /// Port used when neither the checker nor the real/virtual server gives one (none of
+    /// keepalived's checkers has one: a DNS_CHECK does not default to 53).
     default_port: Option<u16>,
     /// Whether the probe needs a port at all (PING_CHECK does not).
     needs_port: bool,
@@ -376,18 +377,12 @@ pub(crate) fn lower_checker(cx: &mut Lowerer<'_>, node: &Node) -> Option<Pending
             CheckerKind::Smtp(SmtpCheck {
                 helo_name: helo.unwrap_or_else(|| DEFAULT_HELO.to_string()),
             }),
-            Some(25),
+            None,
             true,
             1,
             RetryDelay::Fixed(secs(1)),
         ),
-        "DNS_CHECK" => (
-            CheckerKind::Dns(dns),
-            Some(53),
-            true,
-            3,
-            RetryDelay::DelayLoop,
-        ),
+        "DNS_CHECK" => (CheckerKind::Dns(dns), None, true, 3, RetryDelay::DelayLoop),
         "UDP_CHECK" => {
             if udp.min_reply_length > udp.max_reply_length {
                 cx.push(
@@ -510,11 +505,15 @@ impl ConnOpt {
 }
 
 impl PendingChecker {
-    /// The checker itself, then one checker per SMTP `host { }` block, each taking the
-    /// checker's options as defaults.
+    /// The checker itself or, when it has SMTP `host { }` blocks, one checker per host
+    /// instead (keepalived checks the hosts instead of the default target), each taking
+    /// the checker's options as defaults.
     pub(crate) fn split_hosts(mut self) -> Vec<PendingChecker> {
         let hosts = std::mem::take(&mut self.hosts);
-        let mut out = Vec::with_capacity(1 + hosts.len());
+        if hosts.is_empty() {
+            return vec![self];
+        }
+        let mut out = Vec::with_capacity(hosts.len());
         for (o, h, t) in hosts {
             let parent = self.conn.clone().unwrap_or_default();
             out.push(PendingChecker {
@@ -529,7 +528,6 @@ impl PendingChecker {
                 retry_delay: self.retry_delay,
             });
         }
-        out.insert(0, self);
         out
     }
 

@@ -406,17 +406,17 @@ const NOTES: &[(&str, &str, &str)] = &[
     (
         "SMTP_CHECK",
         "helo_name",
-        "default smtpchecker.keepalived.org; port defaults to 25",
+        "default smtpchecker.keepalived.org",
     ),
     (
         "SMTP_CHECK",
         "host",
-        "deprecated (warning); each host becomes an SMTP checker of its own",
+        "deprecated (warning); the hosts replace the default target, each an SMTP checker of its own",
     ),
     (
         "DNS_CHECK",
         "type",
-        "A NS CNAME SOA MX TXT AAAA; default SOA; retry default 3, port 53",
+        "A NS CNAME SOA MX TXT AAAA (any case); default SOA; retry default 3",
     ),
     ("DNS_CHECK", "name", "default `.`"),
     ("UDP_CHECK", "payload", "hex string, e.g. `Ab12f 3`"),
@@ -487,7 +487,23 @@ pub fn compat_markdown() -> String {
          (regenerate with `UPDATE_COMPAT=1 cargo test -p ka-config --test lower_lvs`).\n\
          Reference: keepalived 2.2.7, keepalived.conf(5) section LVS CONFIGURATION.\n\n\
          Status: *parsed only* = read, range-checked, defaulted and checked, not acted on yet;\n\
-         *not supported* = recognised, warned about and ignored.\n",
+         *not supported* = recognised, warned about and ignored.\n\n\
+         Defaults as keepalived 2.2.7 (from keepalived.conf(5), its source and `keepalived -t`):\n\
+         delay_loop 60 s; connect_timeout 5 s; retry 1 (DNS_CHECK 3, MISC_CHECK 0);\n\
+         delay_before_retry 1 s (HTTP_GET/SSL_GET 3 s, DNS_CHECK delay_loop); warmup = delay_loop;\n\
+         weight 1; quorum 1; hysteresis 0; scheduler wlc; forwarding NAT; persistence 360 s when\n\
+         implied; HTTP 1.0 and status 200-299; DNS SOA `.`; SMTP HELO\n\
+         `smtpchecker.keepalived.org`; UDP reply length 0..=255; checkers connect to the real\n\
+         server's address and port (else the virtual server's port). A virtual server without\n\
+         `protocol` is **UDP** in keepalived 2.2.7 (we warn). Options set on a virtual server are\n\
+         the defaults of its real servers, and those of a real server the defaults of its checkers.\n\n\
+         Where keepalived silently drops or fixes something, keepalived-rs says so: real/sorry\n\
+         servers of the wrong family (errors), undefined or empty groups, FILE_CHECK/BFD_CHECK\n\
+         names that are not defined, checkers with no port to connect to, HTTP checkers\n\
+         without a url, bad digests and status codes (errors); duplicate real servers, quorum\n\
+         above the total weight, DR/TUN port changes, ports on fwmark services, missing or\n\
+         non-executable scripts (warnings). Duplicate virtual servers are errors (IPVS would\n\
+         refuse the second).\n",
     );
     for b in LVS_BLOCKS {
         s.push_str(&format!(
