@@ -7,6 +7,8 @@
 //!   messages. Async with tokio (`AsyncFd`).
 //! - [`netlink`]: rtnetlink ([`Netlink`]): add/delete/list interface addresses
 //!   ([`AddrSpec`]: prefix, label, scope, broadcast, IPv6 nodad; idempotent), list links.
+//! - [`packet`]: AF_PACKET ([`PacketSocket`]): gratuitous ARP / unsolicited NA frames
+//!   from ka-wire out of an interface, and a capture socket.
 //!
 //! Every type here needs a tokio runtime (current-thread is enough) and works in the
 //! network namespace it was created in. The protocol bytes come from `ka-wire`; this
@@ -14,8 +16,10 @@
 pub mod error;
 mod fd;
 pub mod netlink;
+pub mod packet;
 pub mod vrrp_socket;
 
 pub use error::{Error, Result};
 pub use netlink::{AddrSpec, IfAddr, Link, Netlink, OperState};
+pub use packet::{PacketSocket, RxFrame};
 pub use vrrp_socket::{RxPacket, VrrpSocket};
