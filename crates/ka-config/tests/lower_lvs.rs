@@ -1676,3 +1676,11 @@ fn keepalived_samples_have_no_errors() {
     }
     assert!(n >= 10, "{n} samples");
 }
+
+#[test]
+fn two_dynamic_misc_checks_warn() {
+    let (_, d) = run("virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.2 80 {\n  MISC_CHECK {\n   misc_path /bin/true\n   misc_dynamic\n  }\n  MISC_CHECK {\n   misc_path /bin/true\n   misc_dynamic\n  }\n }\n}\n");
+    let (x, l, col) = find(&d, "more than one `misc_dynamic`");
+    assert_eq!((x.severity, l, col), (Severity::Warning, 8, 3));
+    clean("virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.2 80 {\n  MISC_CHECK {\n   misc_path /bin/true\n   misc_dynamic\n  }\n  MISC_CHECK {\n   misc_path /bin/true\n  }\n }\n}\n");
+}

@@ -1093,11 +1093,23 @@ fn lower_vs(cx: &mut Lowerer<'_>, cfg: &mut Config, node: &Node) {
             _ => None,
         };
         let target_port = rs.port.or(vs_port);
-        let checkers = rs
+        let checkers: Vec<Checker> = rs
             .checkers
             .into_iter()
             .filter_map(|c| c.resolve(cx, rs_t, rs.addr, target_port, vhost.as_deref()))
             .collect();
+        let mut dynamic = checkers
+            .iter()
+            .filter(|c| matches!(&c.kind, CheckerKind::Misc(m) if m.dynamic));
+        if let (Some(_), Some(second)) = (dynamic.next(), dynamic.next()) {
+            cx.push(
+                Diagnostic::warning(
+                    span(second.origin),
+                    "more than one `misc_dynamic` MISC_CHECK on this real server: their weights fight",
+                )
+                .with_help("keep `misc_dynamic` on one MISC_CHECK (keepalived warns the same)"),
+            );
+        }
         let mut rs_port = rs.port;
         if let Some(p) = rs.port {
             let direct = matches!(rs_fwd, Forwarding::Dr | Forwarding::Tun { .. });
