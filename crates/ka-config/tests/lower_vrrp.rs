@@ -58,9 +58,16 @@ fn errors(d: &[Diagnostic]) -> Vec<&Diagnostic> {
     d.iter().filter(|d| d.severity == Severity::Error).collect()
 }
 
-/// Lowers and asserts there is no diagnostic at all.
+const SCRIPT_SECURITY: &str = "scripts are configured but enable_script_security is not set";
+
+/// Lowers and asserts there is no diagnostic at all (the file-wide script-security note
+/// aside: `script_security_note` tests it).
 fn clean(text: &str) -> Config {
     let (c, d) = run(text);
+    let d: Vec<_> = d
+        .into_iter()
+        .filter(|x| x.message != SCRIPT_SECURITY)
+        .collect();
     assert!(d.is_empty(), "unexpected diagnostics: {d:#?}");
     c
 }
@@ -818,13 +825,13 @@ fn rules_full_syntax() {
     let c = clean(&BASIC.replace(
         "    virtual_ipaddress {",
         "    virtual_rules {
-        from 192.0.2.0/24 table 1
-        to 192.0.2.0/24 table 1 no_track
+        from 192.0.2.0/24 table 1 preference 920
+        to 192.0.2.0/24 table 1 no_track preference 921
         from 198.51.100.0/24 to 203.0.113.0/26 table small iif eth0 oif eth1 tos 22 fwmark 24/12 preference 39 realms 30/20
-        from 198.51.100.0/24 goto 40
-        to 2001:db8:1::/112 from 2001:db8:2::/96 table 6908 uidrange 10000-19999
+        from 198.51.100.0/24 goto 40 preference 923
+        to 2001:db8:1::/112 from 2001:db8:2::/96 table 6908 uidrange 10000-19999 preference 924
         to 2001:db8:3::/112 from 2001:db8:4::/96 l3mdev protocol 12 ip_proto UDP sport 10-20 dport 20-30 priority 7
-        not from all prohibit suppress_prefixlength 0 tunnel-id 5
+        not from all prohibit suppress_prefixlength 0 tunnel-id 5 preference 926
     }
     virtual_ipaddress {",
     ));
@@ -867,6 +874,7 @@ fn rule_errors() {
     has(&d, Severity::Error, "`bird` is not a whole number", 3, 40);
     has(&d, Severity::Error, "not a port range FIRST-LAST", 4, 37);
     has(&d, Severity::Error, "the rule has no action", 5, 5);
+    has(&d, Severity::Warning, "the rule has no preference", 2, 5);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -875,7 +883,7 @@ fn rule_errors() {
 #[test]
 fn static_blocks_and_track_group() {
     let text = format!(
-        "track_group G1 {{\n    group {{\n        VI_1\n    }}\n}}\nstatic_ipaddress {{\n    192.0.2.100/24 dev eth0 scope global track_group G1\n}}\nstatic_routes {{\n    198.51.100.0/24 via 192.0.2.1 dev eth0 track_group G1\n}}\nstatic_rules {{\n    from 192.0.2.0/24 table 1 track_group G1\n}}\n{BASIC}"
+        "track_group G1 {{\n    group {{\n        VI_1\n    }}\n}}\nstatic_ipaddress {{\n    192.0.2.100/24 dev eth0 scope global track_group G1\n}}\nstatic_routes {{\n    198.51.100.0/24 via 192.0.2.1 dev eth0 track_group G1\n}}\nstatic_rules {{\n    from 192.0.2.0/24 table 1 track_group G1 preference 5\n}}\n{BASIC}"
     );
     let c = clean(&text);
     assert_eq!(c.vrrp.track_groups[0].instances, vec!["VI_1".to_string()]);
@@ -944,7 +952,13 @@ fn vrrp_script_checks() {
         .iter()
         .any(|x| x.help.as_deref() == Some("run `chmod +x /etc/keepalived/notexec.sh`")));
     has(&d, Severity::Error, "out of range -253..=253", 6, 12);
-    has(&d, Severity::Error, "vrrp_script `c` has no `script`", 8, 1);
+    has(
+        &d,
+        Severity::Error,
+        "vrrp_script `c` has no `script`",
+        10,
+        1,
+    );
     has(
         &d,
         Severity::Error,
@@ -1014,7 +1028,7 @@ fn track_file_process_bfd() {
     assert_eq!(b2.idle_tx, Duration::from_millis(1000));
     assert_eq!((b2.multiplier, b2.ttl, b2.hoplimit), (5, 255, 64));
     let (_, d) = run("bfd_instance x {\n    min_rx 5\n    idle_tx 999\n}\nvrrp_track_process p {\n    quorum 3\n    quorum_max 1\n    process a\n    delay 0\n}\ntrack_file f {\n    file /f\n    weight 255\n}\n");
-    has(&d, Severity::Error, "has no neighbor_ip", 1, 1);
+    has(&d, Severity::Error, "has no neighbor_ip", 4, 1);
     has(
         &d,
         Severity::Warning,
@@ -1226,6 +1240,30 @@ fn global_defs_late_and_shared_vips() {
         8,
         15,
     );
+}
+
+#[test]
+fn script_security_note() {
+    let script = "vrrp_script s {\n    script /etc/keepalived/check.sh\n}\n";
+    let (_, d) = run(script);
+    assert!(d
+        .iter()
+        .any(|x| x.message == SCRIPT_SECURITY && x.span.is_none()));
+    let (_, d) = run(&format!(
+        "global_defs {{\n    enable_script_security\n}}\n{script}"
+    ));
+    assert!(!d.iter().any(|x| x.message == SCRIPT_SECURITY));
+    let (_, d) = run(&format!(
+        "global_defs {{\n    script_user nobody\n}}\n{script}"
+    ));
+    assert!(!d.iter().any(|x| x.message == SCRIPT_SECURITY));
+    let (_, d) = run(BASIC);
+    assert!(!d.iter().any(|x| x.message == SCRIPT_SECURITY));
+    let (_, d) = run(&BASIC.replace(
+        "interface eth0",
+        "interface eth0\n    notify /etc/keepalived/notify.sh",
+    ));
+    assert!(d.iter().any(|x| x.message == SCRIPT_SECURITY));
 }
 
 #[test]

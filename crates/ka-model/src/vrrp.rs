@@ -541,6 +541,8 @@ pub struct VrrpInstance {
     pub kernel_rx_buf_size: Option<u64>,
     /// `linkbeat_use_polling` (deprecated).
     pub linkbeat_use_polling: bool,
+    /// `lvs_sync_daemon_interface` (deprecated; global `lvs_sync_daemon` replaces it).
+    pub lvs_sync_daemon_interface: Option<String>,
     /// Where the instance's name and `virtual_router_id` were written.
     #[serde(skip)]
     pub locs: InstanceLocs,

@@ -338,6 +338,7 @@ pub const VRRP_INSTANCE: BlockSpec = BlockSpec {
         kw("smtp_alert", P),
         kw("kernel_rx_buf_size", P),
         kw("linkbeat_use_polling", P),
+        kw("lvs_sync_daemon_interface", P),
     ],
 };
 
@@ -569,7 +570,17 @@ pub fn check(cx: &mut Lowerer<'_>, cfg: &Config) {
         ];
         for (list, set, block, kwd) in sets {
             for r in list {
-                if set.contains(r.name.as_str()) || dropped.contains(r.name.as_str()) {
+                if set.contains(r.name.as_str()) {
+                    continue;
+                }
+                if dropped.contains(r.name.as_str()) {
+                    cx.push(
+                        Diagnostic::warning(
+                            span(r.loc),
+                            format!("{kwd} refers to `{}`, which was dropped because of the errors above; it is not tracked", r.name),
+                        )
+                        .with_help(format!("fix the {block} `{}`", r.name)),
+                    );
                     continue;
                 }
                 let mut d = Diagnostic::error(
@@ -743,6 +754,28 @@ pub fn check(cx: &mut Lowerer<'_>, cfg: &Config) {
         }
     }
 
+    // keepalived refuses to run scripts as root without enable_script_security
+    // ("SECURITY VIOLATION"), unless script_user names another user.
+    let has_scripts = !v.scripts.is_empty()
+        || v.instances.iter().any(|i| !i.notify.all().is_empty())
+        || v.sync_groups.iter().any(|g| !g.notify.all().is_empty());
+    let root_user = v
+        .global
+        .script_user
+        .as_ref()
+        .is_none_or(|(u, _)| u == "root");
+    if has_scripts && !v.global.enable_script_security && root_user {
+        cx.push(Diagnostic {
+            severity: crate::diag::Severity::Warning,
+            span: None,
+            message: "scripts are configured but enable_script_security is not set".to_owned(),
+            help: Some(
+                "add `enable_script_security` (and `script_user USER`) to global_defs; keepalived calls this a security violation"
+                    .to_owned(),
+            ),
+        });
+    }
+
     // lvs_sync_daemon follows an instance.
     if let Some(sd) = &v.global.lvs_sync_daemon {
         if let Some(inst) = &sd.instance {
@@ -781,6 +814,14 @@ pub(crate) fn span(l: Loc) -> Span {
         col: l.col,
         len: l.len,
     }
+}
+
+/// Where a block ends (its `}`), where keepalived reports what the block lacks.
+pub(crate) fn end_span(node: &Node) -> Span {
+    node.block
+        .as_ref()
+        .and_then(|b| b.close)
+        .unwrap_or(node.keyword.span)
 }
 
 /// The single string argument of a keyword.
@@ -1074,6 +1115,9 @@ fn compat_note(block: &str, keyword: &str, status: Status) -> &'static str {
         (_, "use_ipvlan") => "ipvlan interfaces are not created",
         (_, "old_unicast_checksum") => "pre-1.3.6 VRRPv3 unicast checksums are not produced",
         ("vrrp_instance", "linkbeat_use_polling") => "deprecated; use linkbeat_interfaces",
+        ("vrrp_instance", "lvs_sync_daemon_interface") => {
+            "deprecated; use global_defs lvs_sync_daemon (warning)"
+        }
         ("vrrp_sync_group", "global_tracking") => "deprecated; same as sync_group_tracking_weight",
         ("vrrp_sync_group", "notify_deleted") => {
             "documented, but keepalived 2.2.7 rejects it in a sync group"

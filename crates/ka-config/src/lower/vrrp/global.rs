@@ -127,12 +127,6 @@ fn lower_one(
         }
         "notification_email" => {
             for t in super::list_words(cx, n) {
-                if !t.text.contains('@') {
-                    cx.warning(
-                        t.span,
-                        format!("`{}` does not look like an email address", t.text),
-                    );
-                }
                 g.notification_email.push(t.text.clone());
             }
         }

@@ -63,7 +63,7 @@ struct Raw {
     auth_block: Option<Span>,
     vips: Vec<(AddressSpec, Span)>,
     evips: Vec<AddressSpec>,
-    routes: Vec<ka_model::vrrp::RouteSpec>,
+    routes: Vec<(ka_model::vrrp::RouteSpec, Span)>,
     rules: Vec<ka_model::vrrp::RuleSpec>,
     promote_secondaries: bool,
     accept: Option<(bool, Span)>,
@@ -77,6 +77,7 @@ struct Raw {
     smtp_alert: Option<bool>,
     kernel_rx_buf_size: Option<u64>,
     linkbeat_use_polling: bool,
+    lvs_sync_daemon_interface: Option<String>,
 }
 
 fn ip_of(cx: &mut Lowerer<'_>, n: &Node) -> Option<(IpAddr, Span)> {
@@ -408,7 +409,7 @@ fn lower_keyword(cx: &mut Lowerer<'_>, r: &mut Raw, n: &Node) {
         "virtual_routes" => {
             for a in cx.block(n) {
                 if let Some(v) = lower_route(cx, a, false) {
-                    r.routes.push(v);
+                    r.routes.push((v, a.keyword.span));
                 }
             }
         }
@@ -447,6 +448,16 @@ fn lower_keyword(cx: &mut Lowerer<'_>, r: &mut Raw, n: &Node) {
         "notify_priority_changes" => r.notify_priority_changes = flag_arg(cx, n),
         "smtp_alert" => r.smtp_alert = flag_arg(cx, n),
         "kernel_rx_buf_size" => r.kernel_rx_buf_size = uint_arg(cx, n, 0, u64::from(u32::MAX)),
+        "lvs_sync_daemon_interface" => {
+            cx.push(
+                Diagnostic::warning(
+                    n.keyword.span,
+                    "`lvs_sync_daemon_interface` in a vrrp_instance is deprecated",
+                )
+                .with_help("use `lvs_sync_daemon INTERFACE INSTANCE` in global_defs"),
+            );
+            r.lvs_sync_daemon_interface = super::str_arg(cx, n, "an interface name");
+        }
         "linkbeat_use_polling" => {
             cx.push(
                 Diagnostic::warning(
@@ -621,6 +632,20 @@ fn complete(
         }
     }
 
+    if let (
+        Some(Authentication {
+            kind: AuthType::Ah, ..
+        }),
+        Some((InitialState::Master, ss)),
+    ) = (&authentication, r.state)
+    {
+        cx.push(
+            Diagnostic::warning(ss, "initial state MASTER does not work with AH authentication; keepalived starts as BACKUP")
+                .with_help("use `state BACKUP` (the AH sequence numbers must be learnt first) or auth_type PASS"),
+        );
+        r.state = Some((InitialState::Backup, ss));
+    }
+
     // VRID, interface.
     let Some((vrid, vrid_span)) = r.vrid else {
         cx.push(
@@ -733,11 +758,11 @@ fn complete(
         let _ = before;
     }
     // Routes without an interface cannot be tracked.
-    for rt in &r.routes {
+    for (rt, at) in &r.routes {
         if rt.dev.is_none() && !rt.no_track && rt.nexthops.is_empty() {
             cx.push(
                 Diagnostic::warning(
-                    head,
+                    *at,
                     format!(
                         "virtual route to {}/{} has no `dev`; keepalived cannot track it",
                         rt.dst.addr, rt.dst.len
@@ -980,7 +1005,7 @@ fn complete(
         authentication,
         virtual_ipaddresses: vips,
         virtual_ipaddresses_excluded: r.evips,
-        virtual_routes: r.routes,
+        virtual_routes: r.routes.into_iter().map(|(x, _)| x).collect(),
         virtual_rules: r.rules,
         promote_secondaries: r.promote_secondaries,
         accept,
@@ -996,6 +1021,7 @@ fn complete(
         smtp_alert,
         kernel_rx_buf_size: r.kernel_rx_buf_size,
         linkbeat_use_polling: r.linkbeat_use_polling,
+        lvs_sync_daemon_interface: r.lvs_sync_daemon_interface,
         locs: InstanceLocs {
             name: loc(name_span),
             vrid: loc(vrid_span),

@@ -847,6 +847,15 @@ pub fn lower_rule(cx: &mut Lowerer<'_>, node: &Node, is_static: bool) -> Option<
             .with_help("keep one action"),
         );
     }
+    if r.priority.is_none() && actions > 0 {
+        cx.push(
+            Diagnostic::warning(
+                node.keyword.span,
+                "the rule has no preference; keepalived assigns one (16384 and down)",
+            )
+            .with_help("add `preference N` so the rule order does not depend on state changes"),
+        );
+    }
     if actions == 0 {
         cx.push(
             Diagnostic::error(

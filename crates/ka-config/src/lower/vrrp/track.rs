@@ -238,7 +238,7 @@ pub fn lower_track_file(cx: &mut Lowerer<'_>, v: &mut VrrpConfig, node: &Node) {
     let Some(file) = file else {
         cx.push(
             Diagnostic::error(
-                node.keyword.span,
+                super::end_span(node),
                 format!("track_file `{name}` has no `file`"),
             )
             .with_help("add `file /path/to/file`"),
@@ -345,7 +345,7 @@ pub fn lower_track_process(cx: &mut Lowerer<'_>, v: &mut VrrpConfig, node: &Node
     if p.process.is_empty() {
         cx.push(
             Diagnostic::error(
-                node.keyword.span,
+                super::end_span(node),
                 format!("vrrp_track_process `{}` has no `process`", p.name),
             )
             .with_help("add `process NAME [PARAMS...]`"),
@@ -447,7 +447,7 @@ pub fn lower_bfd(cx: &mut Lowerer<'_>, v: &mut VrrpConfig, node: &Node) {
         None => {
             cx.push(
                 Diagnostic::error(
-                    node.keyword.span,
+                    super::end_span(node),
                     format!("bfd_instance `{name}` has no neighbor_ip"),
                 )
                 .with_help("add `neighbor_ip ADDRESS`"),
@@ -542,7 +542,7 @@ pub fn lower_script(cx: &mut Lowerer<'_>, v: &mut VrrpConfig, node: &Node) {
     let Some((mut cmd, at)) = script else {
         cx.push(
             Diagnostic::error(
-                node.keyword.span,
+                super::end_span(node),
                 format!("vrrp_script `{name}` has no `script`"),
             )
             .with_help("add `script \"/path/to/check args\"`"),
