@@ -1025,10 +1025,6 @@ fn lower_vs(cx: &mut Lowerer<'_>, cfg: &mut Config, node: &Node) {
         }
     }
 
-    let vs_timing_opt = TimingOpt {
-        alpha: timing.alpha,
-        ..timing
-    };
     let mut real_servers: Vec<RealServer> = Vec::new();
     for rs in rss {
         let rs_fwd = rs.forwarding.unwrap_or(forwarding);
@@ -1086,7 +1082,7 @@ fn lower_vs(cx: &mut Lowerer<'_>, cfg: &mut Config, node: &Node) {
                 .with_help("remove the port; checkers can use `connect_port`"),
             );
         }
-        let rs_t = rs.timing.or(vs_timing_opt);
+        let rs_t = rs.timing.or(timing);
         let vhost = rs.virtualhost.clone().or_else(|| virtualhost.clone());
         let vs_port = match &address {
             VsAddress::Ip { port, .. } => *port,
