@@ -1684,3 +1684,27 @@ fn two_dynamic_misc_checks_warn() {
     assert_eq!((x.severity, l, col), (Severity::Warning, 8, 3));
     clean("virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.2 80 {\n  MISC_CHECK {\n   misc_path /bin/true\n   misc_dynamic\n  }\n  MISC_CHECK {\n   misc_path /bin/true\n  }\n }\n}\n");
 }
+
+/// The valid sample configurations pass the real `keepalived -t` (exit 0) and the one
+/// with mistakes fails it, when keepalived is installed.
+#[test]
+fn samples_agree_with_real_keepalived() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/configs/lvs");
+    let status = |name: &str| {
+        std::process::Command::new("keepalived")
+            .args(["-t", "-l", "-D", "-f"])
+            .arg(dir.join(name))
+            .output()
+            .ok()
+            .map(|o| o.status.code())
+    };
+    let Some(code) = status("web-nat.conf") else {
+        eprintln!("keepalived not installed; skipped");
+        return;
+    };
+    assert_eq!(code, Some(0), "web-nat.conf");
+    for name in ["dr-group-fwmark.conf", "all-checkers.conf"] {
+        assert_eq!(status(name).flatten(), Some(0), "{name}");
+    }
+    assert_ne!(status("mistakes.conf").flatten(), Some(0));
+}
