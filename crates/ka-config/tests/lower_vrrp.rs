@@ -275,6 +275,10 @@ fn version_from_global_and_family() {
     assert!(i.ipv6);
     assert_eq!(i.version, VrrpVersion::V3);
     assert_eq!(i.mcast_dst_ip, ip("ff02::12"));
+    // An explicit global vrrp_version 2 does not apply to IPv6: a warning says so.
+    let (c, d) = ok(&format!("global_defs {{\n    vrrp_version 2\n}}\n{v6}"));
+    assert_eq!(inst(&c, "VI_1").version, VrrpVersion::V3);
+    has(&d, Severity::Warning, "runs it as VRRP version 3", 4, 1);
     // Explicit version 2 with IPv6 stays 2 (keepalived's extension) with a warning...
     let (c, d) = ok(&v6.replace("interface eth0", "interface eth0\n    version 2"));
     assert_eq!(inst(&c, "VI_1").version, VrrpVersion::V2);

@@ -222,6 +222,9 @@ pub struct GlobalDefs {
     pub vrrp_higher_prio_send_advert: bool,
     /// `vrrp_version` (default 2).
     pub vrrp_version: VrrpVersion,
+    /// Whether `vrrp_version` was written (for diagnostics only; not in the JSON dump).
+    #[serde(skip)]
+    pub vrrp_version_written: bool,
     /// `vrrp_check_unicast_src`.
     pub vrrp_check_unicast_src: bool,
     /// `vrrp_skip_check_adv_addr`.
@@ -400,6 +403,7 @@ impl Default for GlobalDefs {
             vrrp_lower_prio_no_advert: false,
             vrrp_higher_prio_send_advert: false,
             vrrp_version: VrrpVersion::V2,
+            vrrp_version_written: false,
             vrrp_check_unicast_src: false,
             vrrp_skip_check_adv_addr: false,
             vrrp_strict: false,

@@ -276,6 +276,7 @@ fn lower_one(
         "vrrp_version" => {
             if let Some(v) = version_arg(cx, n) {
                 g.vrrp_version = v;
+                g.vrrp_version_written = true;
             }
         }
         "nftables" | "nftables_priority" | "nftables_counters" | "nftables_ifindex" => {

@@ -572,7 +572,15 @@ fn complete(
             VrrpVersion::V2
         }
         (Some((v, _)), _) => v,
-        (None, true) => VrrpVersion::V3,
+        (None, true) => {
+            if g.vrrp_version_written && g.vrrp_version == VrrpVersion::V2 {
+                cx.push(
+                    Diagnostic::warning(head, format!("vrrp_instance `{name}` has IPv6 addresses, so keepalived runs it as VRRP version 3 although global_defs says vrrp_version 2"))
+                        .with_help("write `version 3` in the instance to make this explicit"),
+                );
+            }
+            VrrpVersion::V3
+        }
         (None, false) => g.vrrp_version,
     };
 
