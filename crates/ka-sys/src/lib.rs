@@ -7,6 +7,8 @@
 //!   messages. Async with tokio (`AsyncFd`).
 //! - [`netlink`]: rtnetlink ([`Netlink`]): add/delete/list interface addresses
 //!   ([`AddrSpec`]: prefix, label, scope, broadcast, IPv6 nodad; idempotent), list links.
+//! - [`monitor`]: link (and address) events from netlink multicast groups ([`Monitor`],
+//!   [`Event`]): up/down and oper state without polling.
 //! - [`packet`]: AF_PACKET ([`PacketSocket`]): gratuitous ARP / unsolicited NA frames
 //!   from ka-wire out of an interface, and a capture socket.
 //!
@@ -15,11 +17,13 @@
 //! crate only moves them.
 pub mod error;
 mod fd;
+pub mod monitor;
 pub mod netlink;
 pub mod packet;
 pub mod vrrp_socket;
 
 pub use error::{Error, Result};
+pub use monitor::{Event, Monitor};
 pub use netlink::{AddrSpec, IfAddr, Link, Netlink, OperState};
 pub use packet::{PacketSocket, RxFrame};
 pub use vrrp_socket::{RxPacket, VrrpSocket};

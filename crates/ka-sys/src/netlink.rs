@@ -122,7 +122,7 @@ pub struct IfAddr {
 }
 
 impl IfAddr {
-    fn from_message(m: &AddressMessage) -> Option<IfAddr> {
+    pub(crate) fn from_message(m: &AddressMessage) -> Option<IfAddr> {
         let mut local = None;
         let mut address = None;
         let mut label = None;
