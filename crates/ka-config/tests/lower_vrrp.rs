@@ -183,6 +183,12 @@ fn priority_255_starts_master_unless_nopreempt() {
 fn priority_out_of_range_is_an_error() {
     let (_, d) = run(&BASIC.replace("interface eth0", "interface eth0\n    priority 300"));
     has(&d, Severity::Error, "out of range 1..=255", 3, 14);
+    // keepalived falls back to 100, also with state MASTER (not 255).
+    let (c, _) = run(&BASIC.replace(
+        "interface eth0",
+        "interface eth0\n    state MASTER\n    priority 300",
+    ));
+    assert_eq!(inst(&c, "VI_1").priority, Priority(100));
     let (_, d) = run(&BASIC.replace("interface eth0", "interface eth0\n    priority 0"));
     has(&d, Severity::Error, "out of range", 3, 14);
 }

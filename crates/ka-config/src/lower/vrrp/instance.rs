@@ -337,6 +337,8 @@ fn lower_keyword(cx: &mut Lowerer<'_>, r: &mut Raw, n: &Node) {
                                 "1..=254 for a backup, 255 for the address owner; keepalived uses 100 instead".to_owned(),
                             );
                         }
+                        // keepalived falls back to the default priority, even with state MASTER.
+                        r.priority = Some((Priority::DEFAULT.0, t.span));
                     }
                 }
             }
