@@ -728,6 +728,12 @@ fn interface_checks() {
         4,
         9,
     );
+    // dynamic_interfaces: interfaces may appear later, keepalived does not complain.
+    let c = clean(&format!(
+        "global_defs {{\n    dynamic_interfaces\n}}\n{}",
+        BASIC.replace("interface eth0", "interface eht0")
+    ));
+    assert_eq!(inst(&c, "VI_1").interface.as_deref(), Some("eht0"));
     let (_, d) = run(&BASIC.replace("interface eth0", "interface lo"));
     has(&d, Severity::Error, "loopback", 2, 15);
 }

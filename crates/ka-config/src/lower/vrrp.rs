@@ -494,6 +494,22 @@ pub const VRRP_BLOCKS: &[&BlockSpec] = &[
 
 /// Lowers one top-level block that is not an LVS block.
 pub fn lower_top(cx: &mut Lowerer<'_>, cfg: &mut Config, node: &Node) {
+    let before = cx.diags.len();
+    lower_top_inner(cx, cfg, node);
+    // With `dynamic_interfaces`, keepalived accepts interfaces that do not exist yet.
+    if cfg.vrrp.global.dynamic_interfaces.is_some() && cx.diags.len() > before {
+        let mut i = 0;
+        cx.diags.retain(|d| {
+            i += 1;
+            i <= before || !d.message.ends_with(NO_SUCH_INTERFACE)
+        });
+    }
+}
+
+/// The tail of the message about a missing interface.
+const NO_SUCH_INTERFACE: &str = "does not exist on this host";
+
+fn lower_top_inner(cx: &mut Lowerer<'_>, cfg: &mut Config, node: &Node) {
     let v = &mut cfg.vrrp;
     match node.keyword.text.as_str() {
         "global_defs" => {
@@ -1062,10 +1078,7 @@ pub(crate) fn check_interface(cx: &mut Lowerer<'_>, at: Span, name: &str) {
     if list.iter().any(|i| i == name) {
         return;
     }
-    let mut d = Diagnostic::warning(
-        at,
-        format!("interface `{name}` does not exist on this host"),
-    );
+    let mut d = Diagnostic::warning(at, format!("interface `{name}` {NO_SUCH_INTERFACE}"));
     d = match super::did_you_mean_in(name, list.iter().map(String::as_str)) {
         Some(s) => d.with_help(format!("did you mean `{s}`?")),
         None => d.with_help(
