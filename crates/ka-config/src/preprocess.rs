@@ -390,14 +390,15 @@ impl<'a> Pre<'a> {
 
     /// Records a finding once (lines replicated by `~SEQ` would repeat it).
     fn push_diag(&mut self, d: Diagnostic) {
+        if self.diags.len() >= 10_000 {
+            return;
+        }
         if let Some(s) = d.span {
             if !self.seen.insert((s, d.message.clone())) {
                 return;
             }
         }
-        if self.diags.len() < 10_000 {
-            self.diags.push(d);
-        }
+        self.diags.push(d);
     }
 
     fn stop(&mut self, at: Option<Span>, msg: String) {

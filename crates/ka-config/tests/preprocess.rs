@@ -841,3 +841,45 @@ fn comment_then_backslash_continues_a_definition() {
     let (l, _) = lines_of("$M=a # note \\\nb\n$M\n", None);
     assert_eq!(l, vec!["a", "b"]);
 }
+
+/// The keepalived.conf(5) example that makes 65024 VRRP instances (run with
+/// `cargo test --release -- --ignored`; about 14 million characters of output).
+#[test]
+#[ignore]
+fn man_page_65024_instances() {
+    let text = "\
+$VI4= \\
+track_file offset_instance_4.${IF}.${NUM}.${ID} { \\
+    file \"${_PWD}/679/track_files/4.${IF}.${NUM}.${ID}\" \\
+    weight -100 \\
+} \\
+vrrp_instance vrrp4.${IF}.${NUM}.${ID} { \\
+    interface bond${IF}.${NUM} \\
+    use_vmac vrrp4.${IF}.${NUM}.${ID} \\
+    virtual_router_id ${ID} \\
+    priority 130 \\
+    virtual_ipaddress { \\
+        10.${IF}.${NUM}.${ID}/24 \\
+    } \\
+    track_file { \\
+        offset_instance_4.${IF}.${NUM}.${ID} \\
+    } \\
+}
+
+~SEQ(IF,0,7) ~SEQ(NUM,0,31) ~SEQ(ID,1,254) $VI4
+";
+    let t = std::time::Instant::now();
+    let l = load_str(text, &opts(None));
+    let n = l
+        .tree
+        .iter()
+        .filter(|n| n.keyword.text == "vrrp_instance")
+        .count();
+    eprintln!("65024 instances: {:?}", t.elapsed());
+    assert!(l.diagnostics.is_empty(), "{:?}", &l.diagnostics[..1]);
+    assert_eq!(n, 65024);
+    assert_eq!(
+        l.tree.last().map(|n| n.args[0].text.as_str()),
+        Some("vrrp4.7.31.254")
+    );
+}
