@@ -118,7 +118,7 @@ fn instance_defaults() {
     assert_eq!(i.priority, Priority(100));
     assert_eq!(i.initial_state, InitialState::Backup);
     assert_eq!(i.version, VrrpVersion::V2);
-    assert_eq!(i.advert_int, Centisecs(100));
+    assert_eq!(i.advert_int_cs, Centisecs(100));
     assert!(!i.ipv6);
     assert!(i.accept, "accept is on by default outside strict mode");
     assert!(!i.nopreempt);
@@ -229,18 +229,18 @@ fn state_values() {
 #[test]
 fn advert_int_v2_rounds_to_whole_seconds() {
     let (c, d) = ok(&BASIC.replace("interface eth0", "interface eth0\n    advert_int 0.5"));
-    assert_eq!(inst(&c, "VI_1").advert_int, Centisecs(100));
+    assert_eq!(inst(&c, "VI_1").advert_int_cs, Centisecs(100));
     has(&d, Severity::Warning, "rounded to 1 s", 3, 16);
     let (c, _) = ok(&BASIC.replace("interface eth0", "interface eth0\n    advert_int 2.6"));
-    assert_eq!(inst(&c, "VI_1").advert_int, Centisecs(300));
+    assert_eq!(inst(&c, "VI_1").advert_int_cs, Centisecs(300));
     let (c, _) = ok(&BASIC.replace("interface eth0", "interface eth0\n    advert_int 2.4"));
-    assert_eq!(inst(&c, "VI_1").advert_int, Centisecs(200));
+    assert_eq!(inst(&c, "VI_1").advert_int_cs, Centisecs(200));
     // Never rounded down to zero: keepalived 2.2.7 sends intvl 1s for advert_int 0.4
     // (checked with tcpdump in a network namespace).
     let (c, _) = ok(&BASIC.replace("interface eth0", "interface eth0\n    advert_int 0.2"));
-    assert_eq!(inst(&c, "VI_1").advert_int, Centisecs(100));
+    assert_eq!(inst(&c, "VI_1").advert_int_cs, Centisecs(100));
     let c = clean(&BASIC.replace("interface eth0", "interface eth0\n    advert_int 3"));
-    assert_eq!(inst(&c, "VI_1").advert_int, Centisecs(300));
+    assert_eq!(inst(&c, "VI_1").advert_int_cs, Centisecs(300));
 }
 
 #[test]
@@ -249,19 +249,19 @@ fn advert_int_v3_centiseconds_and_cap() {
         "interface eth0",
         "interface eth0\n    version 3\n    advert_int 0.01",
     ));
-    assert_eq!(inst(&c, "VI_1").advert_int, Centisecs(1));
+    assert_eq!(inst(&c, "VI_1").advert_int_cs, Centisecs(1));
     assert_eq!(inst(&c, "VI_1").version, VrrpVersion::V3);
     let (c, d) = ok(&BASIC.replace(
         "interface eth0",
         "interface eth0\n    version 3\n    advert_int 0.015",
     ));
-    assert_eq!(inst(&c, "VI_1").advert_int, Centisecs(2));
+    assert_eq!(inst(&c, "VI_1").advert_int_cs, Centisecs(2));
     has(&d, Severity::Warning, "rounded", 4, 16);
     let (c, d) = ok(&BASIC.replace(
         "interface eth0",
         "interface eth0\n    version 3\n    advert_int 50",
     ));
-    assert_eq!(inst(&c, "VI_1").advert_int, Centisecs(4095));
+    assert_eq!(inst(&c, "VI_1").advert_int_cs, Centisecs(4095));
     has(&d, Severity::Warning, "40.95", 4, 16);
     // Parse range is 0.01..=255 for both versions.
     let (_, d) = run(&BASIC.replace("interface eth0", "interface eth0\n    advert_int 0.001"));
@@ -1538,7 +1538,7 @@ fn json_dump_has_no_locations() {
     let i = &j["instances"][0];
     assert_eq!(i["vrid"], 51);
     assert_eq!(i["priority"], 100);
-    assert_eq!(i["advert_int"], 100);
+    assert_eq!(i["advert_int_cs"], 100);
     assert!(i.get("locs").is_none());
     assert!(j.get("dropped").is_none());
 }

@@ -466,7 +466,7 @@ pub struct VrrpInstance {
     pub priority: Priority,
     /// `advert_int` in centiseconds: whole seconds for VRRPv2 (rounded as keepalived
     /// does), multiples of 10 ms up to 40.95 s for VRRPv3.
-    pub advert_int: Centisecs,
+    pub advert_int_cs: Centisecs,
     /// Protocol version after keepalived's rules.
     pub version: VrrpVersion,
     /// `use_vmac`.

@@ -991,7 +991,7 @@ fn complete(
         ipv6,
         vrid,
         priority: Priority(priority),
-        advert_int,
+        advert_int_cs: advert_int,
         version,
         use_vmac: r.use_vmac,
         use_vmac_addr: r.use_vmac_addr,
