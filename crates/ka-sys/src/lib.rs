@@ -9,6 +9,10 @@
 //!   ([`AddrSpec`]: prefix, label, scope, broadcast, IPv6 nodad; idempotent), list links.
 //! - [`monitor`]: link (and address) events from netlink multicast groups ([`Monitor`],
 //!   [`Event`]): up/down and oper state without polling.
+//! - [`route`]: routes and policy rules ([`RouteSpec`], [`RuleSpec`]) on [`Netlink`]:
+//!   `virtual_routes`, `virtual_rules`, `static_routes`, `static_rules`.
+//! - [`vmac`]: `use_vmac` macvlan (mode private, 00:00:5e:00:01:VRID or
+//!   00:00:5e:00:02:VRID), link up/down/delete on [`Netlink`].
 //! - [`packet`]: AF_PACKET ([`PacketSocket`]): gratuitous ARP / unsolicited NA frames
 //!   from ka-wire out of an interface, and a capture socket.
 //!
@@ -20,10 +24,14 @@ mod fd;
 pub mod monitor;
 pub mod netlink;
 pub mod packet;
+pub mod route;
+pub mod vmac;
 pub mod vrrp_socket;
 
 pub use error::{Error, Result};
 pub use monitor::{Event, Monitor};
 pub use netlink::{AddrSpec, IfAddr, Link, Netlink, OperState};
 pub use packet::{PacketSocket, RxFrame};
+pub use route::{RouteSpec, RuleSpec};
+pub use vmac::vmac_address;
 pub use vrrp_socket::{RxPacket, VrrpSocket};

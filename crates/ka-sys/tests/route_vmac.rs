@@ -1,0 +1,241 @@
+//! Routes, rules and the VMAC macvlan for real, in a namespace, checked with `ip -j`.
+// Test helpers outside #[test] fns unwrap too: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+mod common;
+
+use common::{Pair, WAIT};
+use ka_sys::route::RTN_BLACKHOLE;
+use ka_sys::{vmac_address, Netlink, RouteSpec, RuleSpec};
+use serde_json::Value;
+
+fn json(s: &str) -> Vec<Value> {
+    serde_json::from_str::<Value>(s)
+        .unwrap()
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[test]
+fn routes_add_show_remove() {
+    let pair = Pair::new();
+    let ns = &pair.a;
+    let idx = ns.ifindex(&pair.a_if);
+    let via4 = RouteSpec {
+        gateway: Some(Pair::B4.parse().unwrap()),
+        oif: Some(idx),
+        table: 100,
+        metric: Some(10),
+        ..RouteSpec::new("192.0.2.128".parse().unwrap(), 25)
+    };
+    let hole = RouteSpec {
+        kind: RTN_BLACKHOLE,
+        table: 100,
+        ..RouteSpec::new("192.0.2.64".parse().unwrap(), 26)
+    };
+    let via6 = RouteSpec {
+        gateway: Some(Pair::B6.parse().unwrap()),
+        oif: Some(idx),
+        table: 100,
+        ..RouteSpec::new("2001:db8:1::".parse().unwrap(), 48)
+    };
+    let specs = vec![via4, hole, via6];
+    let s2 = specs.clone();
+    let (added, again) = ns.run_async(WAIT, move || async move {
+        let nl = Netlink::new().unwrap();
+        let mut a = vec![];
+        let mut b = vec![];
+        for s in &s2 {
+            a.push(nl.add_route(s).await.unwrap());
+        }
+        for s in &s2 {
+            b.push(nl.add_route(s).await.unwrap());
+        }
+        (a, b)
+    });
+    assert_eq!(added, [true; 3]);
+    assert_eq!(again, [false; 3], "re-adding is not an error");
+
+    let r4 = json(&ns.ip(&["-j", "route", "show", "table", "100"]));
+    let via = r4
+        .iter()
+        .find(|r| r["dst"] == "192.0.2.128/25")
+        .expect("via route");
+    assert_eq!(via["gateway"], Pair::B4);
+    assert_eq!(via["dev"], pair.a_if.as_str());
+    assert_eq!(via["metric"], 10);
+    assert_eq!(via["protocol"], "keepalived");
+    let bh = r4
+        .iter()
+        .find(|r| r["dst"] == "192.0.2.64/26")
+        .expect("blackhole");
+    assert_eq!(bh["type"], "blackhole");
+    let r6 = json(&ns.ip(&["-j", "-6", "route", "show", "table", "100"]));
+    let v6 = r6
+        .iter()
+        .find(|r| r["dst"] == "2001:db8:1::/48")
+        .expect("v6 route");
+    assert_eq!(v6["gateway"], Pair::B6);
+
+    let s2 = specs.clone();
+    let (del, del_again) = ns.run_async(WAIT, move || async move {
+        let nl = Netlink::new().unwrap();
+        let mut a = vec![];
+        let mut b = vec![];
+        for s in &s2 {
+            a.push(nl.del_route(s).await.unwrap());
+        }
+        for s in &s2 {
+            b.push(nl.del_route(s).await.unwrap());
+        }
+        (a, b)
+    });
+    assert_eq!(del, [true; 3]);
+    assert_eq!(del_again, [false; 3]);
+    assert!(json(&ns.ip(&["-j", "route", "show", "table", "100"])).is_empty());
+    assert!(json(&ns.ip(&["-j", "-6", "route", "show", "table", "100"])).is_empty());
+}
+
+#[test]
+fn rules_add_steer_and_remove() {
+    let pair = Pair::new();
+    let ns = &pair.a;
+    let idx = ns.ifindex(&pair.a_if);
+    let route = RouteSpec {
+        gateway: Some(Pair::B4.parse().unwrap()),
+        oif: Some(idx),
+        table: 100,
+        ..RouteSpec::new("192.0.2.128".parse().unwrap(), 25)
+    };
+    let r4 = RuleSpec {
+        from: Some(("192.0.2.0".parse().unwrap(), 24)),
+        to: Some(("192.0.2.128".parse().unwrap(), 25)),
+        fwmark: Some((0x10, Some(0xff))),
+        priority: Some(1000),
+        ..RuleSpec::new(false, 100)
+    };
+    let r6 = RuleSpec {
+        from: Some(("2001:db8::".parse().unwrap(), 32)),
+        iif: Some("lo".into()),
+        priority: Some(1001),
+        ..RuleSpec::new(true, 100)
+    };
+    let bad = RuleSpec {
+        from: Some(("2001:db8::".parse().unwrap(), 32)),
+        ..RuleSpec::new(false, 100)
+    };
+    let (rs, rt) = (vec![r4.clone(), r6.clone()], route.clone());
+    let (added, again, bad_err) = ns.run_async(WAIT, move || async move {
+        let nl = Netlink::new().unwrap();
+        assert!(nl.add_route(&rt).await.unwrap());
+        let mut a = vec![];
+        let mut b = vec![];
+        for s in &rs {
+            a.push(nl.add_rule(s).await.unwrap());
+        }
+        for s in &rs {
+            b.push(nl.add_rule(s).await.unwrap());
+        }
+        (a, b, nl.add_rule(&bad).await.is_err())
+    });
+    assert_eq!(added, [true; 2]);
+    assert_eq!(again, [false; 2], "identical rule is not added twice");
+    assert!(bad_err, "family mismatch refused");
+
+    let rules = json(&ns.ip(&["-j", "rule", "show"]));
+    let x = rules
+        .iter()
+        .find(|r| r["priority"] == 1000)
+        .expect("v4 rule");
+    assert_eq!(
+        (x["src"].as_str(), x["srclen"].as_u64()),
+        (Some("192.0.2.0"), Some(24))
+    );
+    assert_eq!(
+        (x["dst"].as_str(), x["dstlen"].as_u64()),
+        (Some("192.0.2.128"), Some(25))
+    );
+    assert_eq!(x["fwmark"], "0x10");
+    assert_eq!(x["fwmask"], "0xff");
+    assert_eq!(x["table"], "100");
+    assert_eq!(x["protocol"], "keepalived");
+    let rules6 = json(&ns.ip(&["-j", "-6", "rule", "show"]));
+    let y = rules6
+        .iter()
+        .find(|r| r["priority"] == 1001)
+        .expect("v6 rule");
+    assert_eq!(y["iif"], "lo");
+    assert_eq!(y["table"], "100");
+
+    // The rule really steers: marked traffic from our subnet takes table 100.
+    let got = ns.ip(&[
+        "route",
+        "get",
+        "192.0.2.200",
+        "from",
+        Pair::A4,
+        "mark",
+        "0x10",
+    ]);
+    assert!(
+        got.contains("via 192.0.2.2") && got.contains("table 100"),
+        "{got}"
+    );
+    let unmarked = ns.ip(&["route", "get", "192.0.2.200", "from", Pair::A4]);
+    assert!(!unmarked.contains("via 192.0.2.2"), "{unmarked}");
+
+    let rs = vec![r4, r6];
+    let (del, del_again) = ns.run_async(WAIT, move || async move {
+        let nl = Netlink::new().unwrap();
+        let mut a = vec![];
+        let mut b = vec![];
+        for s in &rs {
+            a.push(nl.del_rule(s).await.unwrap());
+        }
+        for s in &rs {
+            b.push(nl.del_rule(s).await.unwrap());
+        }
+        (a, b)
+    });
+    assert_eq!(del, [true; 2]);
+    assert_eq!(del_again, [false; 2]);
+    let rules = json(&ns.ip(&["-j", "rule", "show"]));
+    assert!(!rules.iter().any(|r| r["priority"] == 1000));
+}
+
+#[test]
+fn vmac_macvlan_created_private_with_virtual_mac() {
+    let pair = Pair::new();
+    let ns = &pair.a;
+    let parent = ns.ifindex(&pair.a_if);
+    let name = common::unique_name("kvm");
+    let mac = vmac_address(51, false);
+    assert_eq!(mac, [0, 0, 0x5e, 0, 1, 51]);
+    assert_eq!(vmac_address(51, true), [0, 0, 0x5e, 0, 2, 51]);
+    let n2 = name.clone();
+    let (idx, idx_again) = ns.run_async(WAIT, move || async move {
+        let nl = Netlink::new().unwrap();
+        let idx = nl.add_macvlan(&n2, parent, mac).await.unwrap();
+        nl.set_link_up(idx, true).await.unwrap();
+        (idx, nl.add_macvlan(&n2, parent, mac).await.unwrap())
+    });
+    assert_eq!(idx, idx_again, "an existing VMAC link is reused");
+    let v = json(&ns.ip(&["-j", "-d", "link", "show", "dev", &name]));
+    let l = &v[0];
+    assert_eq!(l["ifindex"], idx);
+    assert_eq!(l["address"], "00:00:5e:00:01:33");
+    assert_eq!(l["link"], pair.a_if.as_str());
+    assert_eq!(l["linkinfo"]["info_kind"], "macvlan");
+    assert_eq!(l["linkinfo"]["info_data"]["mode"], "private");
+    assert!(l["flags"].as_array().unwrap().iter().any(|f| f == "UP"));
+
+    let (gone, gone_again) = ns.run_async(WAIT, move || async move {
+        let nl = Netlink::new().unwrap();
+        (
+            nl.del_link(idx).await.unwrap(),
+            nl.del_link(idx).await.unwrap(),
+        )
+    });
+    assert!(gone && !gone_again);
+    assert!(!ns.ip(&["link"]).contains(&name));
+}
