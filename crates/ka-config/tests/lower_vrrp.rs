@@ -323,6 +323,20 @@ fn vip_family_mismatch_is_reported_and_dropped() {
 }
 
 #[test]
+fn too_many_vips_move_to_excluded() {
+    let many: String = (0..100)
+        .map(|i| format!("        2001:db8::{:x}/64\n", i + 1))
+        .collect();
+    let (c, d) = ok(&BASIC.replace("        192.0.2.10/24\n", &many));
+    let i = inst(&c, "VI_1");
+    assert_eq!(i.virtual_ipaddresses.len(), 89);
+    assert_eq!(i.virtual_ipaddresses_excluded.len(), 11);
+    assert!(d
+        .iter()
+        .any(|x| x.message.contains("do not fit in one advertisement")));
+}
+
+#[test]
 fn excluded_addresses_may_mix_families() {
     let c = clean(&BASIC.replace(
         "    virtual_ipaddress {",

@@ -603,6 +603,24 @@ fn complete(
         );
     }
 
+    // An advert carries at most 255 addresses and must fit the MTU (keepalived uses the
+    // interface's; 1500 is assumed here): keepalived moves the excess to the excluded list.
+    let max_vips = if ipv6 { (1500 - 14 - 40 - 8) / 16 } else { 255 };
+    if vips.len() > max_vips {
+        cx.push(
+            Diagnostic::warning(
+                head,
+                format!(
+                    "{} virtual addresses do not fit in one advertisement (at most {max_vips}); keepalived moves the rest to virtual_ipaddress_excluded",
+                    vips.len()
+                ),
+            )
+            .with_help("put the extra addresses in virtual_ipaddress_excluded yourself"),
+        );
+        let extra = vips.split_off(max_vips);
+        r.evips.extend(extra);
+    }
+
     // Authentication (VRRPv2 only).
     let mut authentication = None;
     if let Some(bs) = r.auth_block {
