@@ -564,7 +564,8 @@ fn real_server_family_mismatch_and_duplicates() {
         &d,
         "real server 2001:db8::2 is IPv6 but the virtual server is IPv4",
     );
-    assert_eq!((x.severity, l, col), (Severity::Error, 3, 14));
+    // Reported at the closing brace, where keepalived reports it.
+    assert_eq!((x.severity, l, col), (Severity::Error, 3, 31));
     assert!(x.help.as_deref().unwrap().contains("TUN"));
     let (x, l, _) = find(&d, "listed twice");
     assert_eq!((x.severity, l), (Severity::Warning, 5));
@@ -704,7 +705,7 @@ virtual_server_group E {
     let (x, l, _) = find(&d, "overlaps an earlier entry");
     assert_eq!((x.severity, l), (Severity::Warning, 9));
     let (x, l, col) = find(&d, "group `E` has no entries");
-    assert_eq!((x.severity, l, col), (Severity::Warning, 11, 22));
+    assert_eq!((x.severity, l, col), (Severity::Warning, 12, 1));
 }
 
 #[test]
@@ -731,7 +732,7 @@ fn group_family_must_match_non_tunnelled_real_servers() {
         &d,
         "real server 192.0.2.5 is IPv4 but the virtual server is IPv6",
     );
-    assert_eq!((x.severity, l, col), (Severity::Error, 6, 14));
+    assert_eq!((x.severity, l, col), (Severity::Error, 6, 29));
     // Group defined after its use: checked once everything is read.
     let (_, d) = run("virtual_server group G6 {\n protocol TCP\n real_server 192.0.2.5 80 { }\n}\nvirtual_server_group G6 {\n 2001:db8::1 80\n}\n");
     let (x, l, col) = find(

@@ -168,8 +168,14 @@ fn lower_vsg(cx: &mut Lowerer<'_>, cfg: &mut Config, node: &Node) {
     if entries.is_empty() {
         cx.push(
             Diagnostic::warning(
-                name_tok.span,
-                format!("virtual server group `{}` has no entries", name_tok.text),
+                node.block
+                    .as_ref()
+                    .and_then(|b| b.close)
+                    .unwrap_or(name_tok.span),
+                format!(
+                    "virtual server group `{}` has no entries (none is valid)",
+                    name_tok.text
+                ),
             )
             .with_help("keepalived drops empty groups; add addresses or fwmarks, or remove it"),
         );
@@ -547,6 +553,8 @@ fn text_arg(cx: &mut Lowerer<'_>, n: &Node, what: &str) -> Option<String> {
 
 struct PendingRs {
     origin: Origin,
+    /// The closing brace of the block, where keepalived reports what it drops.
+    end: Option<Span>,
     addr: IpAddr,
     port: Option<u16>,
     weight: Weight,
@@ -1030,12 +1038,13 @@ fn lower_vs(cx: &mut Lowerer<'_>, cfg: &mut Config, node: &Node) {
         let rs_fwd = rs.forwarding.unwrap_or(forwarding);
         let fam = IpFamily::of(&rs.addr);
         if !rs_fwd.is_tunnel() && fam != vs_family {
+            // Reported at the end of the real_server block, where keepalived drops it.
             cx.push(
                 Diagnostic::error(
-                    span(rs.origin),
+                    rs.end.unwrap_or(span(rs.origin)),
                     format!(
-                        "real server {} is {fam} but the virtual server is {vs_family}",
-                        rs.addr
+                        "real server {} is {fam} but the virtual server is {vs_family} (real_server of line {}); it is skipped",
+                        rs.addr, rs.origin.line
                     ),
                 )
                 .with_help("use an address of the same family, or `lvs_method TUN` (tunnelled real servers may differ)"),
@@ -1255,6 +1264,7 @@ fn lower_rs(cx: &mut Lowerer<'_>, node: &Node) -> Option<PendingRs> {
     };
     let mut rs = PendingRs {
         origin: origin(at.span),
+        end: node.block.as_ref().and_then(|b| b.close),
         addr,
         port,
         weight: Weight::DEFAULT,

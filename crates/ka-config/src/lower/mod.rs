@@ -230,6 +230,7 @@ pub const TOP: BlockSpec = BlockSpec {
         kw("vrrp_instance", Status::ParsedOnly),
         kw("virtual_server_group", Status::ParsedOnly),
         kw("virtual_server", Status::ParsedOnly),
+        kw("SSL", Status::ParsedOnly),
     ],
 };
 
@@ -243,7 +244,9 @@ pub fn lower(tree: &[Node], env: &Env<'_>) -> (Config, Vec<Diagnostic>) {
             continue;
         }
         match node.keyword.text.as_str() {
-            "virtual_server_group" | "virtual_server" => lvs::lower_top(&mut cx, &mut cfg, node),
+            "virtual_server_group" | "virtual_server" | "SSL" => {
+                lvs::lower_top(&mut cx, &mut cfg, node)
+            }
             _ => vrrp::lower_top(&mut cx, &mut cfg, node),
         }
     }
