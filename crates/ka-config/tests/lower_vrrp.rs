@@ -1517,6 +1517,21 @@ fn min_garp_keeps_explicit_values() {
 }
 
 #[test]
+fn umask_spellings() {
+    for (text, want) in [("027", 0o27), ("0x1ff", 0o777), ("18", 18), ("IRWXU", 0)] {
+        let (c, d) = run(&format!("global_defs {{\n    umask {text}\n}}\n"));
+        if text == "IRWXU" {
+            assert!(!errors(&d).is_empty(), "IRWXU is not a single bit name");
+            continue;
+        }
+        assert!(d.is_empty(), "{text}: {d:?}");
+        assert_eq!(c.vrrp.global.umask, want, "{text}");
+    }
+    let (_, d) = run("global_defs {\n    umask 01000\n}\n");
+    has(&d, Severity::Error, "is not a umask", 2, 11);
+}
+
+#[test]
 fn small_top_level_lists() {
     let c = clean("linkbeat_interfaces {\n    eth0\n    eth1 ETHTOOL\n}\ninterface_up_down_delays {\n    eth0 0.5\n    eth1 1 2\n}\ngarp_group {\n    garp_interval 0.01\n    gna_interval 0.02\n    interfaces {\n        eth0\n        eth1\n    }\n}\n");
     assert_eq!(c.vrrp.linkbeat_interfaces[0].kind, LinkbeatKind::Mii);

@@ -681,8 +681,8 @@ fn umask(cx: &mut Lowerer<'_>, n: &Node) -> Option<u32> {
     if first.is_ascii_digit() {
         let v = if let Some(h) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
             u32::from_str_radix(h, 16).ok()
-        } else if text.len() > 1 && text.starts_with('0') {
-            u32::from_str_radix(&text[1..], 8).ok()
+        } else if let Some(o) = text.strip_prefix('0').filter(|o| !o.is_empty()) {
+            u32::from_str_radix(o, 8).ok()
         } else {
             text.parse().ok()
         };
