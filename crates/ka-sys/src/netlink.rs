@@ -291,6 +291,24 @@ impl Netlink {
         }
     }
 
+    /// Start-up clean-up: removes those of `vips` that are present (left behind by a
+    /// killed earlier run, which never got to remove them) and returns them, for the log.
+    /// Addresses not in `vips` are never touched.
+    pub async fn remove_leftover_addresses(&self, vips: &[AddrSpec]) -> Result<Vec<AddrSpec>> {
+        let mut removed = Vec::new();
+        for v in vips {
+            let present = self
+                .addresses(v.ifindex)
+                .await?
+                .iter()
+                .any(|a| a.addr == v.addr && a.prefix_len == v.prefix_len);
+            if present && self.del_address(v).await? {
+                removed.push(v.clone());
+            }
+        }
+        Ok(removed)
+    }
+
     /// The addresses of interface `ifindex` (both families).
     pub async fn addresses(&self, ifindex: u32) -> Result<Vec<IfAddr>> {
         let msgs: Vec<AddressMessage> = self

@@ -130,3 +130,37 @@ fn add_on_missing_interface_is_an_error() {
         assert!(nl.add_address(&spec).await.is_err());
     });
 }
+
+#[test]
+fn leftover_vips_of_a_killed_run_are_removed_and_nothing_else() {
+    let pair = Pair::new();
+    let ns = &pair.a;
+    let ifname = pair.a_if.clone();
+    let idx = ns.ifindex(&ifname);
+    // What a killed run left: two VIPs (added here with `ip`, as another process would).
+    ns.ip(&["addr", "add", "192.0.2.200/32", "dev", &ifname]);
+    ns.ip(&["addr", "add", "2001:db8::200/128", "dev", &ifname, "nodad"]);
+    // An address that is not ours.
+    ns.ip(&["addr", "add", "192.0.2.201/32", "dev", &ifname]);
+    let vips = vec![
+        AddrSpec::new(idx, "192.0.2.200".parse().unwrap(), 32),
+        AddrSpec::new(idx, "2001:db8::200".parse().unwrap(), 128),
+        AddrSpec::new(idx, "192.0.2.202".parse().unwrap(), 32), // never added
+    ];
+    let v2 = vips.clone();
+    let (first, second) = ns.run_async(WAIT, move || async move {
+        let nl = Netlink::new().unwrap();
+        let first = nl.remove_leftover_addresses(&v2).await.unwrap();
+        let second = nl.remove_leftover_addresses(&v2).await.unwrap();
+        (first, second)
+    });
+    assert_eq!(first, vips[..2].to_vec());
+    assert!(second.is_empty());
+    let info = ns.addr_info(&ifname);
+    assert!(find(&info, "192.0.2.200").is_none());
+    assert!(find(&info, "2001:db8::200").is_none());
+    assert!(
+        find(&info, "192.0.2.201").is_some(),
+        "a foreign address was removed"
+    );
+}

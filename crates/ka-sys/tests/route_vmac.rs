@@ -239,3 +239,100 @@ fn vmac_macvlan_created_private_with_virtual_mac() {
     assert!(gone && !gone_again);
     assert!(!ns.ip(&["link"]).contains(&name));
 }
+
+/// use_vmac end to end: an advert and a gratuitous ARP sent out of the macvlan leave
+/// with the virtual MAC as Ethernet source, as the peer sees them.
+#[test]
+fn advert_and_garp_out_of_the_vmac_carry_the_virtual_mac() {
+    use ka_sys::packet::ETH_P_ALL;
+    use ka_sys::vrrp_socket::VRRP_GROUP_V4;
+    use ka_sys::{PacketSocket, VrrpSocket};
+    use ka_wire::ip::keepalived_ipv4;
+    use ka_wire::vrrp::{Auth, Version, VrrpPacket};
+    use std::net::IpAddr;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let pair = Pair::new();
+    let parent = pair.a.ifindex(&pair.a_if);
+    let b_idx = pair.b.ifindex(&pair.b_if);
+    let name = common::unique_name("kvm");
+    let mac = vmac_address(51, false);
+    let n2 = name.clone();
+    let vidx = pair.a.run_async(WAIT, move || async move {
+        let nl = Netlink::new().unwrap();
+        let idx = nl.add_macvlan(&n2, parent, mac).await.unwrap();
+        nl.set_link_up(idx, true).await.unwrap();
+        idx
+    });
+    let src = "192.0.2.1".parse().unwrap();
+    let dst = VRRP_GROUP_V4;
+    let vrrp = VrrpPacket {
+        version: Version::V3,
+        kind: 1,
+        vrid: 51,
+        priority: 100,
+        adver_int_cs: 100,
+        reserved: 0,
+        checksum: 0,
+        addrs: vec!["192.0.2.100".parse().unwrap()],
+        auth: Auth::None,
+    }
+    .encode_for_send(IpAddr::V4(src), IpAddr::V4(dst))
+    .unwrap();
+    let advert = keepalived_ipv4(src, dst, 7, &vrrp).unwrap();
+    let garp = ka_wire::arp::garp_frame(mac, "192.0.2.100".parse().unwrap());
+
+    let (ready_tx, ready_rx) = mpsc::channel::<()>();
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let (advert2, garp2) = (advert.clone(), garp.clone());
+    let frames = std::thread::scope(|s| {
+        let b = &pair.b;
+        let rx = s.spawn(move || {
+            b.run_async(WAIT, move || async move {
+                let cap = PacketSocket::open_capture(b_idx, ETH_P_ALL).unwrap();
+                ready_tx.send(()).unwrap();
+                let (mut adv, mut arp) = (None, None);
+                while adv.is_none() || arp.is_none() {
+                    let f = cap.recv().await.unwrap();
+                    if f.data.get(6..12) != Some(&mac[..]) {
+                        continue;
+                    }
+                    match f.protocol {
+                        0x0800 => adv = Some(f.data),
+                        0x0806 => arp = Some(f.data),
+                        _ => {}
+                    }
+                }
+                let _ = done_tx.send(());
+                (adv.unwrap(), arp.unwrap())
+            })
+        });
+        pair.a.run_async(WAIT, move || async move {
+            ready_rx.recv_timeout(WAIT).unwrap();
+            let v = VrrpSocket::open_v4(vidx).unwrap();
+            let p = PacketSocket::open_tx(vidx).unwrap();
+            for _ in 0..20 {
+                v.send(IpAddr::V4(dst), &advert2).await.unwrap();
+                p.send(&garp2).await.unwrap();
+                if done_rx.try_recv().is_ok() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        rx.join().unwrap()
+    });
+    let (adv, arp) = frames;
+    assert_eq!(
+        &adv[..6],
+        &[0x01, 0x00, 0x5e, 0x00, 0x00, 0x12],
+        "multicast MAC of 224.0.0.18"
+    );
+    assert_eq!(
+        &adv[14..],
+        &advert[..],
+        "the advert as built, behind the Ethernet header"
+    );
+    assert_eq!(arp, garp);
+}
