@@ -212,3 +212,73 @@ fn family_mismatch_is_an_error() {
         assert!(VrrpSocket::open_v4(u32::MAX).is_err());
     });
 }
+
+/// SO_BINDTODEVICE and IP_MULTICAST_ALL off: with two links into b, a socket bound to
+/// one link never sees adverts arriving on the other, though both joined the group.
+#[test]
+fn socket_sees_only_its_own_interface() {
+    let pair = Pair::new();
+    let (a2, b2) = pair.add_veth();
+    let a1_idx = pair.a.ifindex(&pair.a_if);
+    let a2_idx = pair.a.ifindex(&a2);
+    let b1_idx = pair.b.ifindex(&pair.b_if);
+    let b2_idx = pair.b.ifindex(&b2);
+    let src: Ipv4Addr = Pair::A4.parse().unwrap();
+    let dst = IpAddr::V4(VRRP_GROUP_V4);
+    let build = |vrid: u8| {
+        let mut p = advert(vec!["192.0.2.100".parse().unwrap()]);
+        p.vrid = vrid;
+        let vrrp = p.encode_for_send(IpAddr::V4(src), dst).unwrap();
+        ka_wire::ip::keepalived_ipv4(src, VRRP_GROUP_V4, 1, &vrrp).unwrap()
+    };
+    let (on1, on2) = (build(1), build(2));
+    let (ready_tx, ready_rx) = mpsc::channel::<()>();
+    let got = std::thread::scope(|s| {
+        let b = &pair.b;
+        let rx = s.spawn(move || {
+            b.run_async(WAIT, move || async move {
+                let s1 = VrrpSocket::open_v4(b1_idx).unwrap();
+                let s2 = VrrpSocket::open_v4(b2_idx).unwrap();
+                s1.join_vrrp_group().unwrap();
+                s2.join_vrrp_group().unwrap();
+                ready_tx.send(()).unwrap();
+                let mut seen = vec![];
+                // Collect for a bounded time: what each socket saw, with its vrid.
+                let end = tokio::time::Instant::now() + Duration::from_millis(1500);
+                loop {
+                    tokio::select! {
+                        r = s1.recv() => { let r = r.unwrap(); seen.push((1u8, r.ifindex, r.data[20 + 1])); }
+                        r = s2.recv() => { let r = r.unwrap(); seen.push((2u8, r.ifindex, r.data[20 + 1])); }
+                        _ = tokio::time::sleep_until(end) => break,
+                    }
+                }
+                seen
+            })
+        });
+        pair.a.run_async(WAIT, move || async move {
+            ready_rx.recv_timeout(WAIT).unwrap();
+            let t1 = VrrpSocket::open_v4(a1_idx).unwrap();
+            let t2 = VrrpSocket::open_v4(a2_idx).unwrap();
+            for _ in 0..5 {
+                t1.send(dst, &on1).await.unwrap();
+                t2.send(dst, &on2).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        rx.join().unwrap()
+    });
+    assert!(
+        got.iter().any(|g| *g == (1, b1_idx, 1)),
+        "link 1 advert missing: {got:?}"
+    );
+    assert!(
+        got.iter().any(|g| *g == (2, b2_idx, 2)),
+        "link 2 advert missing: {got:?}"
+    );
+    assert!(
+        got.iter().all(
+            |&(sock, idx, vrid)| sock == vrid && idx == if sock == 1 { b1_idx } else { b2_idx }
+        ),
+        "an advert reached the socket of the other link: {got:?}"
+    );
+}

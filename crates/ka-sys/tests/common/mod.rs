@@ -234,6 +234,30 @@ impl Pair {
         pair
     }
 
+    /// Another veth between a and b, both ends up, no addresses; returns (a end, b end).
+    /// Removed with the namespaces.
+    pub fn add_veth(&self) -> (String, String) {
+        let x = unique_name("kva");
+        let y = unique_name("kvb");
+        ip(&[
+            "link",
+            "add",
+            &x,
+            "netns",
+            &self.a.name,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &y,
+            "netns",
+            &self.b.name,
+        ]);
+        self.a.ip(&["link", "set", &x, "up"]);
+        self.b.ip(&["link", "set", &y, "up"]);
+        (x, y)
+    }
+
     /// The (non-tentative) IPv6 link-local address of `ifname` in `ns`.
     pub fn link_local(ns: &Netns, ifname: &str) -> std::net::Ipv6Addr {
         ns.addr_info(ifname)
