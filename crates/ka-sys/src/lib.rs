@@ -1,24 +1,51 @@
 //! All Linux I/O of keepalived-rs: the only crate allowed `unsafe`.
 //!
-//! Modules:
-//! - [`error`]: the crate's [`Error`], interface name/index look-ups.
-//! - [`vrrp_socket`]: raw VRRP sockets ([`VrrpSocket`]) for IPv4 (`IP_HDRINCL`) and IPv6,
-//!   multicast join, unicast, receive with destination, ifindex and TTL from control
-//!   messages. Async with tokio (`AsyncFd`).
+//! The protocol cores (`ka-vrrp`, ...) decide; this crate moves their bytes and applies
+//! their decisions to the kernel. Packet bytes come from `ka-wire` and are passed through
+//! unchanged. Nothing here compares priorities or keeps protocol state.
+//!
+//! # Modules
+//! - [`vrrp_socket`]: raw VRRP sockets ([`VrrpSocket`]), IPv4 (`IP_HDRINCL`: TOS, TTL, DF
+//!   and IP id are the caller's) and IPv6 (traffic class 0xc0, multicast hop limit 255),
+//!   group join, unicast, `SO_BINDTODEVICE`; receive gives source, destination, ifindex and
+//!   TTL/hop limit from `IP_PKTINFO`/`IP_RECVTTL`/`IPV6_RECVPKTINFO`/`IPV6_RECVHOPLIMIT`.
 //! - [`netlink`]: rtnetlink ([`Netlink`]): add/delete/list interface addresses
-//!   ([`AddrSpec`]: prefix, label, scope, broadcast, IPv6 nodad; idempotent), list links.
-//! - [`monitor`]: link (and address) events from netlink multicast groups ([`Monitor`],
-//!   [`Event`]): up/down and oper state without polling.
+//!   ([`AddrSpec`]: prefix, label, scope, broadcast, IPv6 nodad; idempotent), start-up
+//!   removal of VIPs a killed run left ([`Netlink::remove_leftover_addresses`]), links.
 //! - [`route`]: routes and policy rules ([`RouteSpec`], [`RuleSpec`]) on [`Netlink`]:
 //!   `virtual_routes`, `virtual_rules`, `static_routes`, `static_rules`.
 //! - [`vmac`]: `use_vmac` macvlan (mode private, 00:00:5e:00:01:VRID or
 //!   00:00:5e:00:02:VRID), link up/down/delete on [`Netlink`].
+//! - [`monitor`]: link and address events from netlink multicast groups ([`Monitor`],
+//!   [`Event`]): admin up/down, carrier and oper state, without polling.
 //! - [`packet`]: AF_PACKET ([`PacketSocket`]): gratuitous ARP / unsolicited NA frames
-//!   from ka-wire out of an interface, and a capture socket.
+//!   from ka-wire out of an interface (paced bursts), and a capture socket.
+//! - [`error`]: the crate's [`Error`]; interface name/index look-ups.
 //!
-//! Every type here needs a tokio runtime (current-thread is enough) and works in the
-//! network namespace it was created in. The protocol bytes come from `ka-wire`; this
-//! crate only moves them.
+//! # Call order (daemon)
+//! 1. Inside a tokio runtime, in the right network namespace: [`Monitor::new`] first,
+//!    then [`Netlink::new`] and a dump ([`Netlink::links`]) so no link change is missed.
+//! 2. [`Netlink::remove_leftover_addresses`] for the configured VIPs (keepalived does the
+//!    same before it starts in BACKUP); [`Netlink::add_macvlan`] for `use_vmac`.
+//! 3. Per interface and family: [`VrrpSocket::open_v4`] / [`VrrpSocket::open_v6`],
+//!    [`VrrpSocket::join_vrrp_group`] unless unicast, IPv6: [`VrrpSocket::bind_source_v6`]
+//!    with the link-local address (the v3 checksum covers it); [`PacketSocket::open_tx`].
+//! 4. Loop: `recv` -> `ka_wire::ip::parse_vrrp_ip` (IPv4) or `VrrpPacket::decode` (IPv6)
+//!    -> engine; engine transmits -> `send`; engine actions -> address/route/rule calls;
+//!    [`Monitor::next`] -> engine link input.
+//!
+//! Every type needs a tokio runtime (current-thread is enough) and stays in the network
+//! namespace it was created in, whichever thread uses it later.
+//!
+//! # Unsafe
+//! Two places, each with a `SAFETY` comment: registering an owned socket with tokio's
+//! `AsyncFd` (`fd.rs`) and building a `sockaddr_ll` (`packet.rs`). Everything else goes
+//! through socket2, nix and rtnetlink.
+//!
+//! # Tests
+//! `tests/` run for real as root in network namespaces they create and remove
+//! (`tests/common`): veth pairs, addresses from 192.0.2.0/24 and 2001:db8::/32, a real
+//! keepalived 2.2.7 as peer in `keepalived_interop.rs`.
 pub mod error;
 mod fd;
 pub mod monitor;

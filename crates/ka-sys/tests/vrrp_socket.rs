@@ -268,11 +268,11 @@ fn socket_sees_only_its_own_interface() {
         rx.join().unwrap()
     });
     assert!(
-        got.iter().any(|g| *g == (1, b1_idx, 1)),
+        got.contains(&(1, b1_idx, 1)),
         "link 1 advert missing: {got:?}"
     );
     assert!(
-        got.iter().any(|g| *g == (2, b2_idx, 2)),
+        got.contains(&(2, b2_idx, 2)),
         "link 2 advert missing: {got:?}"
     );
     assert!(
