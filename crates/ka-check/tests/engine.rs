@@ -846,7 +846,7 @@ fn replay_of_recorded_inputs_is_identical() {
     sim.start();
     let mut f = |now: Instant, p: &Probe| {
         let port = p.connection.as_ref().and_then(|c| c.port).unwrap_or(0);
-        let bad = (port % 3 == 0) && now > secs(40) && now < secs(150);
+        let bad = port.is_multiple_of(3) && now > secs(40) && now < secs(150);
         if bad {
             (
                 Duration::from_millis(u64::from(port % 7) * 100),
