@@ -139,3 +139,91 @@ fn receive_real_keepalived_adverts_v4_and_v6() {
     );
     assert_eq!(v.addrs, vec!["2001:db8::100".parse::<IpAddr>().unwrap()]);
 }
+
+fn has_addr(ns: &common::Netns, ifname: &str, addr: &str) -> bool {
+    ns.addr_info(ifname).iter().any(|a| a["local"] == addr)
+}
+
+/// The send path against the real receiver: keepalived (master, priority 100) in a
+/// holds its VIPs; our adverts from b at priority 200 make it yield them (so it accepted
+/// our TTL, checksum and addresses), and when we stop it takes them back.
+#[test]
+fn keepalived_yields_to_our_higher_priority_adverts_v4_and_v6() {
+    let pair = Pair::new();
+    let conf = format!(
+        "global_defs {{\n  router_id ks_interop\n}}\n\
+         vrrp_instance VI_4 {{\n  state MASTER\n  interface {ifa}\n  virtual_router_id 61\n  \
+         priority 100\n  version 3\n  advert_int 0.1\n  virtual_ipaddress {{\n    192.0.2.100/32\n  }}\n}}\n\
+         vrrp_instance VI_6 {{\n  state MASTER\n  interface {ifa}\n  virtual_router_id 62\n  \
+         priority 100\n  version 3\n  advert_int 0.1\n  virtual_ipaddress {{\n    2001:db8::100/128\n  }}\n}}\n",
+        ifa = pair.a_if
+    );
+    let _ka = Keepalived::start(&pair.a, &conf);
+    let (ifa, v4, v6) = (pair.a_if.as_str(), "192.0.2.100", "2001:db8::100");
+    assert!(
+        common::wait_until(WAIT, || has_addr(&pair.a, ifa, v4)
+            && has_addr(&pair.a, ifa, v6)),
+        "keepalived did not become master"
+    );
+
+    let b_idx = pair.b.ifindex(&pair.b_if);
+    let src4: IpAddr = Pair::B4.parse().unwrap();
+    let src6 = IpAddr::V6(Pair::link_local(&pair.b, &pair.b_if));
+    let (g4, g6) = (IpAddr::V4(VRRP_GROUP_V4), IpAddr::V6(VRRP_GROUP_V6));
+    let ours = |vrid: u8, vip: &str, src: IpAddr, dst: IpAddr| {
+        VrrpPacket {
+            version: Version::V3,
+            kind: 1,
+            vrid,
+            priority: 200,
+            adver_int_cs: 10,
+            reserved: 0,
+            checksum: 0,
+            addrs: vec![vip.parse().unwrap()],
+            auth: ka_wire::vrrp::Auth::None,
+        }
+        .encode_for_send(src, dst)
+        .unwrap()
+    };
+    let IpAddr::V4(s4) = src4 else { unreachable!() };
+    let adv4 = ka_wire::ip::keepalived_ipv4(s4, VRRP_GROUP_V4, 1, &ours(61, v4, src4, g4)).unwrap();
+    let adv6 = ours(62, v6, src6, g6);
+
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let yielded = std::thread::scope(|s| {
+        let b = &pair.b;
+        let stop = &stop;
+        let sender = s.spawn(move || {
+            b.run_async(Duration::from_secs(20), move || async move {
+                let t4 = VrrpSocket::open_v4(b_idx).unwrap();
+                let t6 = VrrpSocket::open_v6(b_idx).unwrap();
+                let IpAddr::V6(ll) = src6 else { unreachable!() };
+                t6.bind_source_v6(ll).unwrap();
+                // Bounded: at most 15 s of adverts every 50 ms.
+                for _ in 0..300 {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    t4.send(g4, &adv4).await.unwrap();
+                    t6.send(g6, &adv6).await.unwrap();
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            })
+        });
+        let yielded = common::wait_until(WAIT, || {
+            !has_addr(&pair.a, ifa, v4) && !has_addr(&pair.a, ifa, v6)
+        });
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        sender.join().unwrap();
+        yielded
+    });
+    assert!(
+        yielded,
+        "keepalived kept its VIPs: our adverts were not accepted"
+    );
+    assert!(
+        common::wait_until(WAIT, || has_addr(&pair.a, ifa, v4)
+            && has_addr(&pair.a, ifa, v6)),
+        "keepalived did not take over again after our adverts stopped"
+    );
+}
