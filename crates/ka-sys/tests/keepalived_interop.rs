@@ -227,3 +227,38 @@ fn keepalived_yields_to_our_higher_priority_adverts_v4_and_v6() {
         "keepalived did not take over again after our adverts stopped"
     );
 }
+
+/// keepalived's VRRPv2 `auth_type AH` travels as IP protocol 51: a socket opened for
+/// `IPPROTO_AH` receives it, and ka-wire verifies its ICV with the password.
+#[test]
+fn receive_keepalived_v2_ah_advert_on_protocol_51_socket() {
+    use ka_sys::vrrp_socket::IPPROTO_AH;
+    let pair = Pair::new();
+    let conf = format!(
+        "global_defs {{\n  router_id ks_interop\n}}\n\
+         vrrp_instance VI_AH {{\n  state MASTER\n  interface {ifa}\n  virtual_router_id 71\n  \
+         priority 120\n  version 2\n  advert_int 1\n  authentication {{\n    auth_type AH\n    \
+         auth_pass s3cret\n  }}\n  virtual_ipaddress {{\n    192.0.2.100/32\n  }}\n}}\n",
+        ifa = pair.a_if
+    );
+    let _ka = Keepalived::start(&pair.a, &conf);
+    let b_idx = pair.b.ifindex(&pair.b_if);
+    let p = pair
+        .b
+        .run_async(Duration::from_secs(20), move || async move {
+            let s = VrrpSocket::open_v4_protocol(b_idx, IPPROTO_AH).unwrap();
+            s.join_vrrp_group().unwrap();
+            // advert_int 1: keepalived's first AH advert comes after about 4-5 s here.
+            tokio::time::timeout(Duration::from_secs(15), s.recv())
+                .await
+                .expect("no AH advert")
+                .unwrap()
+        });
+    assert_eq!((p.dst, p.ttl), (IpAddr::V4(VRRP_GROUP_V4), 255));
+    let ip = parse_vrrp_ip(&p.data).unwrap();
+    assert!(ip.ah.is_some(), "not an AH packet");
+    assert!(ka_wire::ip::verify_keepalived_ah(&p.data, b"s3cret", false));
+    assert!(!ka_wire::ip::verify_keepalived_ah(&p.data, b"wrong", false));
+    let v = ip.decode().unwrap();
+    assert_eq!((v.version, v.vrid, v.priority), (Version::V2, 71, 120));
+}
