@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use ka_model::{Centisecs, Vrid, VrrpVersion};
 use ka_vrrp::{
     Action, Event, IfaceId, InitialState, InstanceConfig, InstanceId, Instant, Router,
-    RouterConfig, RxMeta, StateKind, Transmit, VipConfig,
+    RouterConfig, RxMeta, StateKind, TrackConfig, TrackId, TrackState, Transmit, VipConfig,
 };
 use ka_wire::vrrp::{Version, VrrpPacket};
 
@@ -25,6 +25,10 @@ pub struct EngineNode {
     router: Option<Router>,
     vrids: Vec<u8>,
     error: Option<String>,
+}
+
+fn track_id() -> TrackId {
+    TrackId("script:chk".to_owned())
 }
 
 fn instant(now: LocalNanos) -> Instant {
@@ -51,6 +55,13 @@ pub fn router_config(spec: &NodeSpec) -> Result<RouterConfig, String> {
         c.advert_int = Centisecs(u32::from(i.adver_int_cs));
         c.vips = i.vips.iter().copied().map(VipConfig::host).collect();
         c.unicast_peers = i.unicast_peers.clone();
+        if let Some(weight) = i.track_weight {
+            c.tracks.push(TrackConfig {
+                id: track_id(),
+                weight,
+                reverse: false,
+            });
+        }
         instances.push(c);
     }
     Ok(RouterConfig {
@@ -124,6 +135,13 @@ impl Node for EngineNode {
     fn handle_link(&mut self, now: LocalNanos, up: bool) {
         if let Some(r) = self.router.as_mut() {
             r.handle_link(instant(now), IFACE, up);
+        }
+    }
+
+    fn handle_track(&mut self, now: LocalNanos, up: bool) {
+        if let Some(r) = self.router.as_mut() {
+            let st = if up { TrackState::Up } else { TrackState::Down };
+            r.handle_track(instant(now), &track_id(), st);
         }
     }
 

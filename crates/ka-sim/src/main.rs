@@ -96,6 +96,8 @@ fn main() -> ExitCode {
     let (mut sim_ns, mut events, mut nfail) = (0u128, 0u64, 0u64);
     let mut failovers = 0usize;
     let mut worst: Option<(f64, u64, ka_sim::Failover)> = None;
+    // Per kind: (count, sum of took/bound, worst (ratio, seed, failover)).
+    let mut kinds: Vec<(&'static str, usize, f64, f64, u64, ka_sim::Failover)> = Vec::new();
     let mut failing: Vec<u64> = Vec::new();
     for seed in args.start..args.start.saturating_add(args.count) {
         let r = run_seed(seed, args.engine, &args.opts);
@@ -106,6 +108,16 @@ fn main() -> ExitCode {
             let ratio = f.took_ns as f64 / f.bound_ns.max(1) as f64;
             if worst.is_none_or(|(w, _, _)| ratio > w) {
                 worst = Some((ratio, seed, *f));
+            }
+            match kinds.iter_mut().find(|k| k.0 == f.kind) {
+                Some(k) => {
+                    k.1 += 1;
+                    k.2 += ratio;
+                    if ratio > k.3 {
+                        (k.3, k.4, k.5) = (ratio, seed, *f);
+                    }
+                }
+                None => kinds.push((f.kind, 1, ratio, ratio, seed, *f)),
             }
         }
         if args.single {
@@ -138,6 +150,16 @@ fn main() -> ExitCode {
             f.kind
         ),
         None => println!("failovers measured: 0"),
+    }
+    kinds.sort_by_key(|k| k.0);
+    for (kind, n, sum, ratio, seed, f) in &kinds {
+        println!(
+            "  after {kind:<11} {n:>6}: mean {:.1}% of bound, worst {:.3} ms of {:.3} ms ({:.1}%, seed {seed})",
+            100.0 * sum / *n as f64,
+            f.took_ns as f64 / 1e6,
+            f.bound_ns as f64 / 1e6,
+            100.0 * ratio
+        );
     }
     if !failing.is_empty() {
         let list: Vec<String> = failing.iter().take(50).map(u64::to_string).collect();

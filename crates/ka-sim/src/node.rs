@@ -43,6 +43,30 @@ pub struct InstSpec {
     pub vips: Vec<IpAddr>,
     /// Unicast peers; empty means multicast.
     pub unicast_peers: Vec<IpAddr>,
+    /// Weight of the node's tracked script for this instance (keepalived `track_script`
+    /// `weight`): `None` = not tracked, `Some(0)` = failure means FAULT, negative = added
+    /// while down, positive = added while up.
+    pub track_weight: Option<i32>,
+}
+
+impl InstSpec {
+    /// Effective priority (keepalived: base + weights, clamped to 1..=254; the owner
+    /// ignores weights).
+    pub fn effective_priority(&self, track_up: bool) -> u8 {
+        if self.priority == 255 {
+            return 255;
+        }
+        let delta = match self.track_weight {
+            Some(w) if (w > 0 && track_up) || (w < 0 && !track_up) => i64::from(w),
+            _ => 0,
+        };
+        u8::try_from((i64::from(self.priority) + delta).clamp(1, 254)).unwrap_or(1)
+    }
+
+    /// True when the tracked script puts this instance in FAULT.
+    pub fn track_fault(&self, track_up: bool) -> bool {
+        self.track_weight == Some(0) && !track_up
+    }
 }
 
 /// Configuration of one simulated router.
@@ -111,8 +135,10 @@ pub trait Node {
     );
     /// The earliest deadline passed (or any time at or after [`Node::poll_timeout`]).
     fn handle_timeout(&mut self, now: LocalNanos);
-    /// The interface went up or down.
+    /// The interface went up or down (may be called before [`Node::start`]).
     fn handle_link(&mut self, now: LocalNanos, up: bool);
+    /// The node's tracked script changed (may be called before [`Node::start`]).
+    fn handle_track(&mut self, now: LocalNanos, up: bool);
     /// Graceful stop (masters send priority 0).
     fn shutdown(&mut self, now: LocalNanos);
     /// The earliest deadline, in local time.

@@ -19,6 +19,8 @@ const CS_NS: u64 = 10_000_000;
 #[derive(Debug)]
 struct Inst {
     spec: InstSpec,
+    /// Effective priority (tracking applied).
+    prio: u8,
     role: Role,
     /// Master_Adver_Interval learned from the master (v3), in centiseconds.
     master_adv_cs: u16,
@@ -36,7 +38,7 @@ impl Inst {
             Version::V2 => 100 * CS_NS,
             Version::V3 => u64::from(self.master_adv_cs) * CS_NS,
         };
-        (256 - u64::from(self.spec.priority)) * base / 256
+        (256 - u64::from(self.prio)) * base / 256
     }
     /// Master_Down_Interval = 3 * Master_Adver_Interval + Skew_Time.
     fn mdi_ns(&self) -> u64 {
@@ -56,6 +58,8 @@ pub struct RefNode {
     out: Vec<Output>,
     roles: Vec<Output>,
     link_up: bool,
+    track_up: bool,
+    started: bool,
 }
 
 impl RefNode {
@@ -66,6 +70,7 @@ impl RefNode {
             .iter()
             .map(|s| Inst {
                 spec: s.clone(),
+                prio: s.effective_priority(true),
                 role: Role::Init,
                 master_adv_cs: s.adver_int_cs,
                 master_down_at: None,
@@ -78,6 +83,8 @@ impl RefNode {
             out: Vec::new(),
             roles: Vec::new(),
             link_up: true,
+            track_up: true,
+            started: false,
         }
     }
 
@@ -128,7 +135,7 @@ impl RefNode {
         let ip = self.ip;
         if let Some(inst) = self.insts.get_mut(i) {
             Self::set_role(&mut self.roles, inst, Role::Master, reason);
-            Self::advert(ip, &mut self.out, inst, inst.spec.priority);
+            Self::advert(ip, &mut self.out, inst, inst.prio);
             inst.adver_at = Some(now + inst.adv_ns());
             inst.master_down_at = None;
         }
@@ -142,16 +149,63 @@ impl RefNode {
         }
     }
 
+    fn in_fault(&self, inst: &Inst) -> bool {
+        !self.link_up || inst.spec.track_fault(self.track_up)
+    }
+
     fn startup(&mut self, now: LocalNanos) {
+        self.started = true;
         for i in 0..self.insts.len() {
-            let (owner, init_master) = match self.insts.get(i) {
-                Some(x) => (x.spec.priority == 255, x.spec.init_master),
-                None => continue,
-            };
-            if owner || init_master {
+            let Some(x) = self.insts.get(i) else { continue };
+            let fault = self.in_fault(x);
+            let (owner, init_master) = (x.prio == 255, x.spec.init_master);
+            if fault {
+                if let Some(inst) = self.insts.get_mut(i) {
+                    Self::set_role(&mut self.roles, inst, Role::Fault, "fault at startup");
+                }
+            } else if owner || init_master {
                 self.become_master(i, now, "startup as owner/state MASTER");
             } else {
                 self.become_backup(i, now, "startup");
+            }
+        }
+    }
+
+    /// Re-evaluates priorities and faults after a link or track change (keepalived: a
+    /// master entering FAULT sends priority 0 first).
+    fn reevaluate(&mut self, now: LocalNanos, reason: &str) {
+        let track_up = self.track_up;
+        for inst in &mut self.insts {
+            inst.prio = inst.spec.effective_priority(track_up);
+        }
+        if !self.started {
+            return;
+        }
+        let ip = self.ip;
+        for i in 0..self.insts.len() {
+            let Some(x) = self.insts.get(i) else { continue };
+            let fault = self.in_fault(x);
+            let (role, owner) = (x.role, x.prio == 255);
+            match (role, fault) {
+                (Role::Master | Role::Backup, true) => {
+                    let link_up = self.link_up;
+                    if let Some(inst) = self.insts.get_mut(i) {
+                        if role == Role::Master && link_up {
+                            Self::advert(ip, &mut self.out, inst, 0);
+                        }
+                        Self::set_role(&mut self.roles, inst, Role::Fault, reason);
+                        inst.adver_at = None;
+                        inst.master_down_at = None;
+                    }
+                }
+                (Role::Fault, false) => {
+                    if owner {
+                        self.become_master(i, now, reason);
+                    } else {
+                        self.become_backup(i, now, reason);
+                    }
+                }
+                _ => {}
             }
         }
     }
@@ -192,7 +246,7 @@ impl Node for RefNode {
                 // RFC 5798 section 6.4.2.
                 if pkt.priority == 0 {
                     inst.master_down_at = Some(now + inst.skew_ns());
-                } else if !inst.spec.preempt || pkt.priority >= inst.spec.priority {
+                } else if !inst.spec.preempt || pkt.priority >= inst.prio {
                     if inst.spec.version == Version::V3 {
                         inst.master_adv_cs = pkt.adver_int_cs;
                     }
@@ -202,11 +256,9 @@ impl Node for RefNode {
             Role::Master => {
                 // RFC 5798 section 6.4.3.
                 if pkt.priority == 0 {
-                    Self::advert(my_ip, &mut self.out, inst, inst.spec.priority);
+                    Self::advert(my_ip, &mut self.out, inst, inst.prio);
                     inst.adver_at = Some(now + inst.adv_ns());
-                } else if pkt.priority > inst.spec.priority
-                    || (pkt.priority == inst.spec.priority && src > my_ip)
-                {
+                } else if pkt.priority > inst.prio || (pkt.priority == inst.prio && src > my_ip) {
                     if inst.spec.version == Version::V3 {
                         inst.master_adv_cs = pkt.adver_int_cs;
                     }
@@ -228,7 +280,7 @@ impl Node for RefNode {
                 }
                 Role::Master if inst.adver_at.is_some_and(|t| t <= now) => {
                     let ip = self.ip;
-                    Self::advert(ip, &mut self.out, inst, inst.spec.priority);
+                    Self::advert(ip, &mut self.out, inst, inst.prio);
                     inst.adver_at = Some(now + inst.adv_ns());
                 }
                 _ => {}
@@ -238,26 +290,16 @@ impl Node for RefNode {
 
     fn handle_link(&mut self, now: LocalNanos, up: bool) {
         self.link_up = up;
-        for i in 0..self.insts.len() {
-            if up {
-                self.become_backup(i, now, "link up");
-            } else if let Some(inst) = self.insts.get_mut(i) {
-                Self::set_role(&mut self.roles, inst, Role::Fault, "link down");
-                inst.adver_at = None;
-                inst.master_down_at = None;
-            }
-        }
-        if up {
-            // An owner takes over at once (RFC 5798 section 6.4.1).
-            for i in 0..self.insts.len() {
-                if self.insts.get(i).is_some_and(|x| x.spec.priority == 255) {
-                    self.become_master(i, now, "owner link up");
-                }
-            }
-        }
+        self.reevaluate(now, if up { "link up" } else { "link down" });
+    }
+
+    fn handle_track(&mut self, now: LocalNanos, up: bool) {
+        self.track_up = up;
+        self.reevaluate(now, if up { "track up" } else { "track down" });
     }
 
     fn shutdown(&mut self, _now: LocalNanos) {
+        self.started = false;
         let ip = self.ip;
         for inst in &mut self.insts {
             if inst.role == Role::Master {

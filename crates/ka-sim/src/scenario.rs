@@ -78,6 +78,8 @@ pub enum FaultEvent {
     Restart(usize),
     /// The node's interface goes down or up.
     Link(usize, bool),
+    /// The node's tracked script fails (false) or recovers (true).
+    Track(usize, bool),
     /// A network fault starts (`id` pairs it with its end).
     NetStart(u32, NetFault),
     /// The network fault `id` ends.
@@ -172,11 +174,15 @@ impl Scenario {
                 .iter()
                 .map(|i| {
                     format!(
-                        "vrid {} prio {}{}{}",
+                        "vrid {} prio {}{}{}{}",
                         i.vrid,
                         i.priority,
                         if i.preempt { "" } else { " nopreempt" },
-                        if i.init_master { " state MASTER" } else { "" }
+                        if i.init_master { " state MASTER" } else { "" },
+                        match i.track_weight {
+                            None => String::new(),
+                            Some(w) => format!(" track weight {w}"),
+                        }
                     )
                 })
                 .collect();
@@ -248,6 +254,7 @@ impl Scenario {
         let mut nodes = Vec::new();
         for (i, node_prios) in prios.iter().enumerate() {
             let ip = ip_of(i);
+            let tracked = rng.chance(0.4);
             let peers: Vec<IpAddr> = if unicast {
                 (0..n).filter(|j| *j != i).map(ip_of).collect()
             } else {
@@ -259,23 +266,36 @@ impl Scenario {
                 .map(|(&vrid, &priority)| {
                     let preempt = rng.chance(0.8);
                     let init_master = rng.chance(0.2);
-                    (vrid, priority, preempt, init_master)
-                })
-                .map(|(vrid, priority, preempt, init_master)| InstSpec {
-                    vrid,
-                    priority,
-                    // keepalived silently forces preempt for `state MASTER` and owners.
-                    preempt: preempt || init_master || priority == 255,
-                    init_master,
-                    adver_int_cs,
-                    version,
-                    vips: vec![if ipv6 {
-                        IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, u16::from(vrid)))
+                    let w = rng.unit();
+                    let weight = if !tracked {
+                        None
+                    } else if w < 0.35 {
+                        Some(0)
+                    } else if w < 0.8 {
+                        Some(-(rng.range(10, 100) as i32))
                     } else {
-                        IpAddr::V4(Ipv4Addr::new(203, 0, 113, vrid))
-                    }],
-                    unicast_peers: peers.clone(),
+                        Some(rng.range(10, 50) as i32)
+                    };
+                    (vrid, priority, preempt, init_master, weight)
                 })
+                .map(
+                    |(vrid, priority, preempt, init_master, track_weight)| InstSpec {
+                        vrid,
+                        priority,
+                        // keepalived silently forces preempt for `state MASTER` and owners.
+                        preempt: preempt || init_master || priority == 255,
+                        init_master,
+                        adver_int_cs,
+                        version,
+                        vips: vec![if ipv6 {
+                            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, u16::from(vrid)))
+                        } else {
+                            IpAddr::V4(Ipv4Addr::new(203, 0, 113, vrid))
+                        }],
+                        unicast_peers: peers.clone(),
+                        track_weight,
+                    },
+                )
                 .collect();
             nodes.push(NodeSpec {
                 id: i,
@@ -299,7 +319,7 @@ impl Scenario {
         let adv = u64::from(adver_int_cs) * CS_NS;
         let start_ns = (0..n).map(|_| rng.range(0, 2 * adv)).collect();
         let duration_ns = adv_units.max(30) * adv;
-        let faults = gen_faults(&mut rng, n, adv, duration_ns);
+        let faults = gen_faults(&mut rng, &nodes, adv, duration_ns);
         let net_seed = rng.next_u64();
         Self {
             seed,
@@ -318,7 +338,13 @@ impl Scenario {
     }
 }
 
-fn gen_faults(rng: &mut Rng, n: usize, adv: u64, duration: u64) -> Vec<Fault> {
+fn gen_faults(rng: &mut Rng, nodes: &[NodeSpec], adv: u64, duration: u64) -> Vec<Fault> {
+    let n = nodes.len();
+    let tracked: Vec<usize> = nodes
+        .iter()
+        .filter(|x| x.instances.iter().any(|i| i.track_weight.is_some()))
+        .map(|x| x.id)
+        .collect();
     let mut out = Vec::new();
     // Faults end 20 intervals before the end, so every run finishes with a quiet period.
     let last = duration.saturating_sub(20 * adv);
@@ -332,7 +358,7 @@ fn gen_faults(rng: &mut Rng, n: usize, adv: u64, duration: u64) -> Vec<Fault> {
             rng.range(adv, 15 * adv)
         };
         let end = (t + d).min(last);
-        let kind = rng.range(0, 9);
+        let kind = rng.range(0, 10);
         let free: Vec<usize> = (0..n).filter(|i| busy_until[*i] <= t).collect();
         let node = rng.pick(&free).copied();
         match (kind, node) {
@@ -382,6 +408,24 @@ fn gen_faults(rng: &mut Rng, n: usize, adv: u64, duration: u64) -> Vec<Fault> {
                     }
                 }
                 busy_until[i] = s + 1;
+            }
+            (9, _) if !tracked.is_empty() => {
+                let free_tracked: Vec<usize> = tracked
+                    .iter()
+                    .copied()
+                    .filter(|i| busy_until[*i] <= t)
+                    .collect();
+                if let Some(i) = rng.pick(&free_tracked).copied() {
+                    out.push(Fault {
+                        at_ns: t,
+                        event: FaultEvent::Track(i, false),
+                    });
+                    out.push(Fault {
+                        at_ns: end,
+                        event: FaultEvent::Track(i, true),
+                    });
+                    busy_until[i] = end + 1;
+                }
             }
             (4, _) if n >= 2 => {
                 let mut side = 0u32;

@@ -109,6 +109,7 @@ enum Ev {
         node: usize,
         gen: u64,
     },
+    Spurious(usize),
     Fault(FaultEvent),
     End,
 }
@@ -144,6 +145,10 @@ struct Slot {
     link_up: bool,
     roles: Vec<Role>,
     role_since: Vec<u64>,
+    /// The node's tracked script is up (state of the world; survives restarts).
+    track_up: bool,
+    /// Time of the last advert with a non-zero priority, per VRID.
+    last_advert: Vec<u64>,
     /// Virtual addresses installed, per VRID.
     vip: Vec<bool>,
     /// (advert interval index, adverts sent in it), per VRID.
@@ -160,6 +165,11 @@ struct Pending {
     start: u64,
     bound: u64,
 }
+
+/// Adverts per interval per destination that no network condition explains.
+const STORM_ANY: u32 = 200;
+/// Pending events beyond which a run is a packet explosion.
+const MAX_QUEUE: usize = 200_000;
 
 /// Margin for clock drift and rounding on a bound computed in local time.
 fn with_margin(ns: u64) -> u64 {
@@ -252,17 +262,30 @@ impl<'a> Sim<'a> {
         t
     }
 
-    fn eligible(&self, i: usize) -> bool {
-        self.slots
-            .get(i)
-            .is_some_and(|s| s.node.is_some() && s.link_up)
+    /// Alive, link up and instance v not held in FAULT by its tracked script.
+    fn eligible(&self, i: usize, v: usize) -> bool {
+        self.slots.get(i).is_some_and(|s| {
+            s.node.is_some()
+                && s.link_up
+                && !s
+                    .spec
+                    .instances
+                    .get(v)
+                    .is_some_and(|x| x.track_fault(s.track_up))
+        })
     }
 
+    /// Effective priority (tracking applied).
     fn prio(&self, i: usize, v: usize) -> u8 {
         self.slots
             .get(i)
-            .and_then(|s| s.spec.instances.get(v))
-            .map_or(0, |x| x.priority)
+            .and_then(|s| {
+                s.spec
+                    .instances
+                    .get(v)
+                    .map(|x| x.effective_priority(s.track_up))
+            })
+            .unwrap_or(0)
     }
 
     fn preempts(&self, i: usize, v: usize) -> bool {
@@ -304,7 +327,7 @@ impl<'a> Sim<'a> {
     /// After faults heal: MDI of the slowest eligible router, one advert, two deliveries.
     fn settle_ns(&self, v: usize) -> u64 {
         let pmin = (0..self.n())
-            .filter(|i| self.eligible(*i))
+            .filter(|i| self.eligible(*i, v))
             .map(|i| self.prio(i, v))
             .min()
             .unwrap_or(1);
@@ -330,16 +353,39 @@ impl<'a> Sim<'a> {
         for v in 0..self.nv() {
             let vrid = self.vrid(v);
             // A router whose link is down must not stay master.
+            // A router whose link is down or whose tracked script holds it in FAULT must
+            // not stay master.
             for i in 0..self.n() {
-                if self
-                    .slots
-                    .get(i)
-                    .is_some_and(|s| s.node.is_some() && !s.link_up)
-                    && self.role(i, v) == Role::Master
-                {
+                let alive = self.slots.get(i).is_some_and(|s| s.node.is_some());
+                if alive && !self.eligible(i, v) && self.role(i, v) == Role::Master {
                     self.fail(
                         "fault-not-master",
-                        format!("n{i} vrid {vrid} is Master with its link down"),
+                        format!(
+                            "n{i} vrid {vrid} is Master while its link or tracked script is down"
+                        ),
+                    );
+                    return;
+                }
+            }
+            // A master keeps advertising: one advert per interval (RFC 5798 section 6.4.3).
+            for i in 0..self.n() {
+                if !self.eligible(i, v) || self.role(i, v) != Role::Master {
+                    continue;
+                }
+                let (since, last) = self.slots.get(i).map_or((0, 0), |s| {
+                    (
+                        s.role_since.get(v).copied().unwrap_or(0),
+                        s.last_advert.get(v).copied().unwrap_or(0),
+                    )
+                });
+                let quiet_for = self.now - since.max(last);
+                if quiet_for > with_margin(self.sc.adv_ns()) {
+                    self.fail(
+                        "master-advertises",
+                        format!(
+                            "n{i} vrid {vrid} is master but sent no advert for {:.3} ms",
+                            quiet_for as f64 / 1e6
+                        ),
                     );
                     return;
                 }
@@ -362,7 +408,7 @@ impl<'a> Sim<'a> {
                 );
                 return;
             }
-            let elig: Vec<usize> = (0..self.n()).filter(|i| self.eligible(*i)).collect();
+            let elig: Vec<usize> = (0..self.n()).filter(|i| self.eligible(*i, v)).collect();
             if elig.is_empty() || self.unclean > 0 {
                 continue;
             }
@@ -446,7 +492,7 @@ impl<'a> Sim<'a> {
             return;
         }
         for m in 0..self.n() {
-            if m == i || !self.eligible(m) || self.role(m, v) != Role::Master {
+            if m == i || !self.eligible(m, v) || self.role(m, v) != Role::Master {
                 continue;
             }
             let m_since = self
@@ -475,7 +521,13 @@ impl<'a> Sim<'a> {
         let mut out = Vec::new();
         let quiet = self.unclean == 0;
         for v in 0..self.nv() {
-            if self.role(i, v) != Role::Master || !self.eligible(i) || !quiet {
+            let losing = kind != "track fault"
+                || self
+                    .slots
+                    .get(i)
+                    .and_then(|s| s.spec.instances.get(v))
+                    .is_some_and(|x| x.track_weight == Some(0));
+            if !losing || self.role(i, v) != Role::Master || !self.eligible(i, v) || !quiet {
                 continue;
             }
             let since = self.now.saturating_sub(self.settle_ns(v));
@@ -483,7 +535,7 @@ impl<'a> Sim<'a> {
                 continue;
             }
             let others: Vec<usize> = (0..self.n())
-                .filter(|j| *j != i && self.eligible(*j))
+                .filter(|j| *j != i && self.eligible(*j, v))
                 .collect();
             if others.is_empty() || others.iter().any(|j| self.role(*j, v) == Role::Master) {
                 continue;
@@ -687,8 +739,10 @@ impl<'a> Sim<'a> {
             } else {
                 *c = (window, 1);
             }
-            // Only on a quiet network: a burst of late packets may each earn an answer.
-            if c.1 > limit * peers && quiet {
+            // On a quiet network the limit is tight; otherwise a released burst of late
+            // packets may each earn an answer, but a storm (a ping-pong at wire speed) is
+            // still caught.
+            if (c.1 > limit * peers && quiet) || c.1 > STORM_ANY * peers {
                 let n = c.1;
                 self.fail(
                     "advert-storm",
@@ -698,6 +752,12 @@ impl<'a> Sim<'a> {
                     ),
                 );
                 return;
+            }
+        }
+        if pkt.priority != 0 {
+            let now = self.now;
+            if let Some(t) = self.slots.get_mut(i).and_then(|s| s.last_advert.get_mut(v)) {
+                *t = now;
             }
         }
         self.rec(Rec::Send {
@@ -874,6 +934,12 @@ impl<'a> Sim<'a> {
                     at += 2 * self.sc.adv_ns();
                 }
             }
+            // Now and then a spurious early wake-up (a daemon's timer may fire early or be
+            // shared): handle_timeout before the deadline must change nothing.
+            if at > self.now + 1 && self.net_rng.range(0, 99) < 3 {
+                let early = self.net_rng.range(self.now + 1, at - 1);
+                self.push(early, Ev::Spurious(i));
+            }
             self.push(at, Ev::Timer { node: i, gen });
         }
     }
@@ -889,11 +955,18 @@ impl<'a> Sim<'a> {
         }
         self.rec(Rec::Start(i));
         self.disturb();
-        let up = self.slots.get(i).is_some_and(|s| s.link_up);
-        self.node_input(i, |n, now| n.start(now));
+        // The world's state survives a restart: report it first (the engine's call order).
+        let (up, track_up) = self
+            .slots
+            .get(i)
+            .map_or((true, true), |s| (s.link_up, s.track_up));
         if !up {
             self.node_input(i, |n, now| n.handle_link(now, false));
         }
+        if !track_up {
+            self.node_input(i, |n, now| n.handle_track(now, false));
+        }
+        self.node_input(i, |n, now| n.start(now));
     }
 
     fn kill(&mut self, i: usize) {
@@ -937,6 +1010,20 @@ impl<'a> Sim<'a> {
                 self.pending = p;
                 self.node_input(i, |n, now| n.handle_link(now, up));
             }
+            FaultEvent::Track(i, up) => {
+                let p = if up {
+                    Vec::new()
+                } else {
+                    self.on_master_loss(i, "track fault")
+                };
+                self.rec(Rec::Track(i, up));
+                if let Some(s) = self.slots.get_mut(i) {
+                    s.track_up = up;
+                }
+                self.disturb();
+                self.pending = p;
+                self.node_input(i, |n, now| n.handle_track(now, up));
+            }
             FaultEvent::NetStart(id, nf) => {
                 self.rec(Rec::Net(format!("start #{id} {nf:?}")));
                 if nf.is_disturbance() {
@@ -961,11 +1048,24 @@ impl<'a> Sim<'a> {
     fn step(&mut self, item: Item) -> bool {
         self.now = item.at;
         self.events += 1;
+        if self.q.len() > MAX_QUEUE {
+            self.fail(
+                "runaway",
+                format!("more than {MAX_QUEUE} events pending (packet explosion)"),
+            );
+            return false;
+        }
         self.check_state();
         match item.ev {
             Ev::End => return false,
             Ev::Start(i) => self.start_node(i),
             Ev::Fault(f) => self.fault(f),
+            Ev::Spurious(node) => {
+                if self.slots.get(node).is_some_and(|s| s.node.is_some()) {
+                    self.rec(Rec::Spurious(node));
+                    self.node_input(node, |n, now| n.handle_timeout(now));
+                }
+            }
             Ev::Timer { node, gen } => {
                 if self
                     .slots
@@ -1041,6 +1141,8 @@ pub fn run_scenario(sc: &Scenario, opts: &RunOptions, factory: &NodeFactory) -> 
             link_up: true,
             roles: vec![Role::Init; nv],
             role_since: vec![0; nv],
+            track_up: true,
+            last_advert: vec![0; nv],
             vip: vec![false; nv],
             sent: vec![(0, 0); nv],
             timer_gen: 0,

@@ -20,6 +20,8 @@ pub enum Rec {
     Shutdown(usize),
     /// Interface state.
     Link(usize, bool),
+    /// Tracked script state.
+    Track(usize, bool),
     /// Network fault started or ended.
     Net(String),
     /// Node sent an advert.
@@ -46,6 +48,8 @@ pub enum Rec {
     },
     /// A node's timer fired.
     Timer(usize),
+    /// A node was woken before its deadline.
+    Spurious(usize),
     /// An instance changed role.
     Role {
         node: usize,
@@ -83,6 +87,7 @@ pub fn format(at_ns: u64, r: &Rec) -> String {
         Rec::Crash(n) => format!("[{t}] n{n} CRASH"),
         Rec::Shutdown(n) => format!("[{t}] n{n} shutdown"),
         Rec::Link(n, up) => format!("[{t}] n{n} link {}", if *up { "up" } else { "DOWN" }),
+        Rec::Track(n, up) => format!("[{t}] n{n} track {}", if *up { "up" } else { "DOWN" }),
         Rec::Net(s) => format!("[{t}] net {s}"),
         Rec::Send {
             node,
@@ -110,6 +115,7 @@ pub fn format(at_ns: u64, r: &Rec) -> String {
             format!("[{t}] n{node} recv vrid {vrid} prio {prio} from n{from}")
         }
         Rec::Timer(n) => format!("[{t}] n{n} timeout"),
+        Rec::Spurious(n) => format!("[{t}] n{n} timeout (spurious, early)"),
         Rec::Role {
             node,
             vrid,
