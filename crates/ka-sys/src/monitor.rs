@@ -5,14 +5,17 @@
 //! Call order: create the [`Monitor`] first, then dump the current state with
 //! [`crate::Netlink::links`] / [`crate::Netlink::addresses`], then apply events from
 //! [`Monitor::next`]; an event racing the dump is then seen twice, never missed.
-//! Note: rtnetlink's event channel is unbounded; a consumer that stops reading lets it
-//! grow (the kernel's socket buffer bounds only what is not yet read from the socket).
+//! When the kernel had to drop events (the socket buffer was full), [`Event::Overrun`]
+//! says so: dump links and addresses again. The socket buffer is 1 MiB by default
+//! (`SO_RCVBUFFORCE` as root). Note: rtnetlink's channel between its connection task and
+//! [`Monitor::next`] is unbounded; a consumer that stops reading lets it grow.
 
 use futures::channel::mpsc::UnboundedReceiver;
 use futures::StreamExt;
 use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{AsyncSocket, SocketAddr};
+use nix::sys::socket::sockopt;
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
@@ -41,7 +44,12 @@ pub enum Event {
     AddressAdded(IfAddr),
     /// An address was removed.
     AddressRemoved(IfAddr),
+    /// The kernel dropped events (`ENOBUFS`): the state must be dumped again.
+    Overrun,
 }
+
+/// Default receive buffer of the event socket.
+pub const DEFAULT_RCVBUF: usize = 1 << 20;
 
 /// A subscription to link and address events in the current network namespace.
 #[derive(Debug)]
@@ -54,11 +62,23 @@ impl Monitor {
     /// Subscribes to link events, and to address events when `addresses` is set.
     /// Needs a tokio runtime.
     pub fn new(addresses: bool) -> Result<Monitor> {
+        Self::with_receive_buffer(addresses, DEFAULT_RCVBUF)
+    }
+
+    /// Like [`Monitor::new`] with a socket receive buffer of `bytes` (forced past
+    /// `rmem_max` when the process may, as root can; the kernel doubles the value).
+    pub fn with_receive_buffer(addresses: bool, bytes: usize) -> Result<Monitor> {
         let (mut conn, _handle, rx) =
             rtnetlink::new_connection().map_err(Error::io("rtnetlink socket"))?;
         let mut groups = RTMGRP_LINK;
         if addresses {
             groups |= RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
+        }
+        {
+            let sock = conn.socket_mut().socket_mut();
+            if nix::sys::socket::setsockopt(&*sock, sockopt::RcvBufForce, &bytes).is_err() {
+                sock.set_rx_buf_sz(bytes).map_err(Error::io("SO_RCVBUF"))?;
+            }
         }
         conn.socket_mut()
             .socket_mut()
@@ -86,8 +106,10 @@ impl Drop for Monitor {
 }
 
 fn event(msg: NetlinkMessage<RouteNetlinkMessage>) -> Option<Event> {
-    let NetlinkPayload::InnerMessage(m) = msg.payload else {
-        return None;
+    let m = match msg.payload {
+        NetlinkPayload::InnerMessage(m) => m,
+        NetlinkPayload::Overrun(_) => return Some(Event::Overrun),
+        _ => return None,
     };
     match m {
         RouteNetlinkMessage::NewLink(l) => Link::from_message(&l).map(Event::Link),

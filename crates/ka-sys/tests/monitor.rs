@@ -120,3 +120,66 @@ fn link_down_up_and_carrier_events() {
         mon.join().unwrap();
     });
 }
+
+/// When the kernel drops events (socket buffer full while nobody reads), the monitor
+/// says so with `Event::Overrun` and keeps going.
+#[test]
+fn overrun_is_reported_when_events_are_dropped() {
+    let pair = Pair::new();
+    let idx = pair.a.ifindex(&pair.a_if);
+    let (ready_tx, ready_rx) = mpsc::channel::<()>();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let events = std::thread::scope(|s| {
+        let a = &pair.a;
+        let mon = s.spawn(move || {
+            a.run_async(Duration::from_secs(30), move || async move {
+                // A tiny buffer (the kernel rounds it up to its minimum).
+                let mut m = Monitor::with_receive_buffer(true, 1024).unwrap();
+                ready_tx.send(()).unwrap();
+                // Block this runtime on purpose: nothing reads the socket meanwhile.
+                go_rx.recv_timeout(WAIT).unwrap();
+                let mut evs = vec![];
+                let end = tokio::time::Instant::now() + WAIT;
+                while let Ok(Some(ev)) = tokio::time::timeout_at(end, m.next()).await {
+                    let last = matches!(&ev, Event::AddressAdded(a) if a.addr.to_string() == "192.0.2.150");
+                    evs.push(ev);
+                    if last {
+                        break;
+                    }
+                }
+                evs
+            })
+        });
+        ready_rx.recv_timeout(WAIT).unwrap();
+        for i in 0..20 {
+            pair.a.ip(&[
+                "addr",
+                "add",
+                &format!("192.0.2.{}/32", 100 + i),
+                "dev",
+                &pair.a_if,
+            ]);
+        }
+        go_tx.send(()).unwrap();
+        // A change made after the overrun must still arrive.
+        std::thread::sleep(Duration::from_millis(300));
+        pair.a
+            .ip(&["addr", "add", "192.0.2.150/32", "dev", &pair.a_if]);
+        mon.join().unwrap()
+    });
+    let overrun = events.iter().position(|e| *e == Event::Overrun);
+    let overrun = overrun.unwrap_or_else(|| panic!("no overrun reported: {events:?}"));
+    // Fewer address events than changes: some were really dropped.
+    let adds = events
+        .iter()
+        .filter(|e| matches!(e, Event::AddressAdded(_)))
+        .count();
+    assert!(adds < 21, "nothing was dropped: {adds} address events");
+    // The subscription goes on after the overrun.
+    let last = events.last().unwrap();
+    assert!(
+        matches!(last, Event::AddressAdded(a) if a.ifindex == idx && a.addr.to_string() == "192.0.2.150"),
+        "change after the overrun missing: {events:?}"
+    );
+    assert!(overrun < events.len() - 1);
+}
