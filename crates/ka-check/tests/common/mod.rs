@@ -23,7 +23,7 @@ pub fn ms(s: u64) -> Instant {
 }
 
 /// How the simulated network answers a probe: after `latency`, with `outcome`.
-pub type Responder = dyn FnMut(Instant, &Probe) -> (Duration, ProbeOutcome);
+pub type Responder<'a> = dyn FnMut(Instant, &Probe) -> (Duration, ProbeOutcome) + 'a;
 
 pub struct Sim {
     pub s: Scheduler,
@@ -67,7 +67,7 @@ impl Sim {
     }
 
     /// Runs until `end` (inclusive); probes are answered by `f`.
-    pub fn run_until(&mut self, end: Instant, f: &mut Responder) {
+    pub fn run_until(&mut self, end: Instant, f: &mut Responder<'_>) {
         for _ in 0..1_000_000 {
             // Hand out probes queued by the last input.
             while let Some(p) = self.s.poll_probe() {
