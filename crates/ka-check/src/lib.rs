@@ -81,7 +81,9 @@
 //!   retried (TCP/UDP/PING/DNS/SMTP/MISC: next attempt after `delay_loop`).
 //! * HTTP_GET / SSL_GET fetch one URL per run, `delay_loop` apart; all URLs must pass;
 //!   a checker that went down probes only the failed URL, every
-//!   `max(delay_before_retry, delay_loop)`.
+//!   `max(delay_before_retry, delay_loop)`; when it passes, the walk restarts from the
+//!   first URL and the checker is up only after that whole pass (so a one-URL checker
+//!   needs two successes to come back, unless `fast_recovery`).
 //! * MISC_CHECK reschedules from the script's start time, not its end.
 //! * `update_svr_checker_state` / `perform_svr_state`: a real server leaves the pool when
 //!   its first checker fails and rejoins when its last failing checker recovers; the
@@ -90,10 +92,12 @@
 //!
 //! # Choices and limits
 //!
-//! * keepalived's TCP_CHECK (unlike its UDP/PING/DNS/MISC checkers) still retries
-//!   while already down, with `delay_before_retry`; here every generic checker follows
-//!   the newer rule (no retries while down). Verdicts are the same; only the spacing of
-//!   probes to a dead server differs.
+//! * Every "generic" checker (TCP, UDP, PING, DNS, SMTP) uses the epilog of
+//!   keepalived's 2.2-era UDP/PING/DNS sources: no retries while down. The only
+//!   TCP_CHECK source found for reference is older (it retried while down, every
+//!   `delay_before_retry`) and its log strings differ from the 2.2.7 binary's, so 2.2.7
+//!   is believed to share the newer rule; verdicts are the same either way, only the
+//!   spacing of probes to a dead server would differ.
 //! * Regexes use the `regex` crate, not PCRE2: patterns with back-references or
 //!   look-around are dropped with a warning ([`Scheduler::warnings`]), as keepalived
 //!   drops a regex it cannot compile.

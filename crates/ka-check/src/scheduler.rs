@@ -21,8 +21,10 @@ use crate::verdict::{
 
 /// keepalived's `BOOTSTRAP_DELAY`: the first check runs 1 s after start, plus the warmup.
 pub const BOOTSTRAP_DELAY: Duration = Duration::from_secs(1);
-/// Bound of the event queue (older events are dropped and counted beyond it). The probe
-/// queue needs no bound of its own: a checker has at most one probe queued or in flight.
+/// Bound of the event queue beyond what start and shutdown need (two events per real
+/// server each are added to it); older events are dropped and counted beyond it. The
+/// probe queue needs no bound of its own: a checker has at most one probe queued or in
+/// flight.
 pub const MAX_EVENTS: usize = 4_096;
 /// Most checkers one engine accepts.
 pub const MAX_CHECKERS: usize = 1 << 20;
@@ -249,6 +251,7 @@ pub struct Scheduler {
     run: Run,
     probes: VecDeque<Probe>,
     events: VecDeque<Event>,
+    event_cap: usize,
     events_lost: u64,
     warnings: Vec<String>,
 }
@@ -369,6 +372,7 @@ impl Scheduler {
                 }
             }
         }
+        let event_cap = MAX_EVENTS.saturating_add(rss.len().saturating_mul(4));
         Ok(Self {
             rss,
             chks,
@@ -381,6 +385,7 @@ impl Scheduler {
             run: Run::Configured,
             probes: VecDeque::new(),
             events: VecDeque::new(),
+            event_cap,
             events_lost: 0,
             warnings,
         })
@@ -486,7 +491,7 @@ impl Scheduler {
     }
 
     fn emit(&mut self, e: Event) {
-        if self.events.len() >= MAX_EVENTS {
+        if self.events.len() >= self.event_cap {
             self.events.pop_front();
             self.events_lost += 1;
         }

@@ -882,3 +882,26 @@ fn replay_of_recorded_inputs_is_identical() {
             .collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn start_events_are_not_lost_with_many_real_servers() {
+    let mut cfg = many(3000, Duration::ZERO);
+    for rs in &mut cfg.virtual_servers[0].real_servers {
+        rs.notify_up = Some(fixture::script(&["/bin/up"]));
+    }
+    let mut s = ka_check::Scheduler::new(
+        &cfg,
+        Options {
+            seed: 0,
+            rs_init_notifies: true,
+        },
+    )
+    .unwrap();
+    s.start(Instant::ZERO);
+    let mut n = 0;
+    while let Some(e) = s.poll_event() {
+        assert!(!matches!(e, Event::EventsLost { .. }));
+        n += 1;
+    }
+    assert_eq!(n, 6000);
+}
