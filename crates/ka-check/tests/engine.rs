@@ -905,3 +905,46 @@ fn start_events_are_not_lost_with_many_real_servers() {
     }
     assert_eq!(n, 6000);
 }
+
+#[test]
+fn ssl_probe_fields_and_virtualhost_precedence() {
+    let mut u1 = fixture::url("/one");
+    u1.virtualhost = Some("url.example".into());
+    let u2 = fixture::url("/two");
+    let mut h = fixture::http(vec![u1, u2]);
+    h.virtualhost = Some("checker.example".into());
+    h.enable_sni = true;
+    h.protocol = ka_model::lvs::HttpProtocol::V1_1;
+    let c = fixture::checker(
+        CheckerKind::Ssl(h),
+        fixture::timing(10, 1, 1),
+        (ip(RS), Some(443)),
+    );
+    let mut sim = Sim::new(&one_rs(vec![c]), Options::default());
+    sim.start();
+    sim.run_until(secs(12), &mut |_, _| {
+        (
+            Duration::ZERO,
+            ProbeOutcome::Http(HttpResponse {
+                status_code: 200,
+                body: vec![],
+            }),
+        )
+    });
+    let hp: Vec<ka_check::HttpProbe> = sim
+        .probes
+        .iter()
+        .map(|(_, p)| match &p.kind {
+            ProbeKind::Http(h) => h.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(hp.len(), 2);
+    assert!(hp.iter().all(|h| h.tls && h.enable_sni));
+    assert_eq!(hp[0].protocol, ka_model::lvs::HttpProtocol::V1_1);
+    assert_eq!((hp[0].path.as_str(), hp[0].url_index), ("/one", 0));
+    assert_eq!(hp[0].virtualhost.as_deref(), Some("url.example"));
+    assert_eq!((hp[1].path.as_str(), hp[1].url_index), ("/two", 1));
+    assert_eq!(hp[1].virtualhost.as_deref(), Some("checker.example"));
+    assert_eq!(sim.probes[0].1.connection.as_ref().unwrap().port, Some(443));
+}
