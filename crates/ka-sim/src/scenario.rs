@@ -293,7 +293,12 @@ impl Scenario {
                             IpAddr::V4(Ipv4Addr::new(203, 0, 113, vrid))
                         }],
                         unicast_peers: peers.clone(),
-                        track_weight,
+                        // keepalived sets the weight of an owner's tracks to 0 (unweighted).
+                        track_weight: if priority == 255 {
+                            track_weight.map(|_| 0)
+                        } else {
+                            track_weight
+                        },
                     },
                 )
                 .collect();
