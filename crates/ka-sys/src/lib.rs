@@ -16,6 +16,8 @@
 //!   `virtual_routes`, `virtual_rules`, `static_routes`, `static_rules`.
 //! - [`vmac`]: `use_vmac` macvlan (mode private, 00:00:5e:00:01:VRID or
 //!   00:00:5e:00:02:VRID), link up/down/delete on [`Netlink`].
+//! - [`sysctl`]: per-interface sysctls and keepalived's `use_vmac` settings
+//!   (`arp_ignore`, `accept_local`, `rp_filter`, parent `arp_filter`, restorable).
 //! - [`monitor`]: link and address events from netlink multicast groups ([`Monitor`],
 //!   [`Event`]): admin up/down, carrier and oper state, without polling.
 //! - [`packet`]: AF_PACKET ([`PacketSocket`]): gratuitous ARP / unsolicited NA frames
@@ -52,6 +54,7 @@ pub mod monitor;
 pub mod netlink;
 pub mod packet;
 pub mod route;
+pub mod sysctl;
 pub mod vmac;
 pub mod vrrp_socket;
 

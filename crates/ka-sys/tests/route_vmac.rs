@@ -336,3 +336,51 @@ fn advert_and_garp_out_of_the_vmac_carry_the_virtual_mac() {
     );
     assert_eq!(arp, garp);
 }
+
+/// keepalived's use_vmac sysctls land in the namespace of the calling thread (checked
+/// with `sysctl` inside it) and the parent's old values come back on restore.
+#[test]
+fn vmac_sysctls_set_and_restored_in_the_namespace() {
+    use ka_sys::sysctl::{self, Family};
+    let pair = Pair::new();
+    let ns = &pair.a;
+    let parent = pair.a_if.clone();
+    let pidx = ns.ifindex(&parent);
+    let name = common::unique_name("kvm");
+    let get = |ifname: &str, p: &str| -> String {
+        ns.exec(&["sysctl", "-n", &format!("net.ipv4.conf.{ifname}.{p}")])
+            .trim()
+            .to_owned()
+    };
+    ns.exec(&[
+        "sysctl",
+        "-qw",
+        &format!("net.ipv4.conf.{parent}.arp_ignore=2"),
+    ]);
+    let before_rp = get(&parent, "rp_filter");
+    let (n2, p2) = (name.clone(), parent.clone());
+    let old = ns.run_async(WAIT, move || async move {
+        let nl = Netlink::new().unwrap();
+        nl.add_macvlan(&n2, pidx, vmac_address(9, false))
+            .await
+            .unwrap();
+        sysctl::set_vmac_params(&n2, &p2).unwrap()
+    });
+    assert_eq!((old.arp_ignore, old.arp_filter), (2, 0));
+    assert_eq!(get(&name, "arp_ignore"), "1");
+    assert_eq!(get(&name, "accept_local"), "1");
+    assert_eq!(get(&name, "rp_filter"), "0");
+    assert_eq!(get(&name, "promote_secondaries"), "1");
+    assert_eq!(get(&parent, "arp_ignore"), "1");
+    assert_eq!(get(&parent, "arp_filter"), "1");
+    assert_eq!(get(&parent, "rp_filter"), before_rp, "untouched");
+    let p2 = parent.clone();
+    ns.run(move || {
+        sysctl::restore_parent_params(&p2, old).unwrap();
+        assert_eq!(sysctl::get(Family::V4, &p2, "arp_ignore").unwrap(), 2);
+        assert!(sysctl::get(Family::V4, "../../x", "arp_ignore").is_err());
+        assert!(sysctl::get(Family::V4, "nonexistent0", "arp_ignore").is_err());
+    });
+    assert_eq!(get(&parent, "arp_ignore"), "2");
+    assert_eq!(get(&parent, "arp_filter"), "0");
+}
