@@ -251,7 +251,14 @@ impl Netlink {
     }
 
     /// Adds an address. `Ok(true)` when added, `Ok(false)` when it was already there.
+    /// A label longer than 15 bytes (`IFNAMSIZ - 1`) is refused before asking the kernel.
     pub async fn add_address(&self, spec: &AddrSpec) -> Result<bool> {
+        if spec.label.as_ref().is_some_and(|l| l.len() > 15) {
+            return Err(Error::Decode(format!(
+                "address label {:?} longer than 15 bytes",
+                spec.label
+            )));
+        }
         let mut req = self
             .handle
             .address()
@@ -361,5 +368,48 @@ pub(crate) fn errno(e: &rtnetlink::Error) -> Option<i32> {
     match e {
         rtnetlink::Error::NetlinkError(m) => m.raw_code().checked_neg(),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_carries_what_the_spec_says() {
+        let spec = AddrSpec {
+            label: Some("eth0:v".into()),
+            scope: SCOPE_HOST,
+            broadcast: Some(Ipv4Addr::new(192, 0, 2, 255)),
+            ..AddrSpec::new(3, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9)), 24)
+        };
+        let m = spec.message();
+        assert_eq!((m.header.index, m.header.prefix_len), (3, 24));
+        assert_eq!(u8::from(m.header.scope), SCOPE_HOST);
+        assert!(m
+            .attributes
+            .contains(&AddressAttribute::Label("eth0:v".into())));
+        assert!(m
+            .attributes
+            .contains(&AddressAttribute::Broadcast(Ipv4Addr::new(192, 0, 2, 255))));
+        // No broadcast unless asked (rtnetlink's own builder would add one).
+        let plain = AddrSpec::new(3, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9)), 24).message();
+        assert!(!plain
+            .attributes
+            .iter()
+            .any(|a| matches!(a, AddressAttribute::Broadcast(_))));
+        // IPv6: nodad by default, and no IPv4-only attributes.
+        let v6 = AddrSpec {
+            label: Some("x".into()),
+            ..AddrSpec::new(3, "2001:db8::9".parse().unwrap(), 64)
+        }
+        .message();
+        assert!(v6
+            .attributes
+            .contains(&AddressAttribute::Flags(AddressFlags::Nodad)));
+        assert!(!v6
+            .attributes
+            .iter()
+            .any(|a| matches!(a, AddressAttribute::Label(_))));
     }
 }

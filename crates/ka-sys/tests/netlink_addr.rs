@@ -164,3 +164,18 @@ fn leftover_vips_of_a_killed_run_are_removed_and_nothing_else() {
         "a foreign address was removed"
     );
 }
+
+#[test]
+fn overlong_label_is_refused() {
+    let pair = Pair::new();
+    let idx = pair.a.ifindex(&pair.a_if);
+    pair.a.run_async(WAIT, move || async move {
+        let nl = Netlink::new().unwrap();
+        let spec = AddrSpec {
+            label: Some("a-label-of-16-ch".into()),
+            ..AddrSpec::new(idx, "192.0.2.61".parse().unwrap(), 32)
+        };
+        assert!(nl.add_address(&spec).await.is_err());
+    });
+    assert!(!pair.a.ip(&["addr"]).contains("192.0.2.61"));
+}
