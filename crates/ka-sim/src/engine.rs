@@ -55,6 +55,11 @@ pub fn router_config(spec: &NodeSpec) -> Result<RouterConfig, String> {
         c.advert_int = Centisecs(u32::from(i.adver_int_cs));
         c.vips = i.vips.iter().copied().map(VipConfig::host).collect();
         c.unicast_peers = i.unicast_peers.clone();
+        c.lower_prio_no_advert = i.lower_prio_no_advert;
+        c.higher_prio_send_advert = i.higher_prio_send_advert;
+        if let Some(p) = i.password {
+            c.auth = ka_vrrp::AuthConfig::Pass(p);
+        }
         if let Some(weight) = i.track_weight {
             c.tracks.push(TrackConfig {
                 id: track_id(),

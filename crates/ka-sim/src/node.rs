@@ -47,6 +47,12 @@ pub struct InstSpec {
     /// `weight`): `None` = not tracked, `Some(0)` = failure means FAULT, negative = added
     /// while down, positive = added while up.
     pub track_weight: Option<i32>,
+    /// keepalived `lower_prio_no_advert` (engine-only knob; the reference never answers).
+    pub lower_prio_no_advert: bool,
+    /// keepalived `higher_prio_send_advert` (engine-only knob).
+    pub higher_prio_send_advert: bool,
+    /// v2 `auth_type PASS` password (the same on every node; engine-only knob).
+    pub password: Option<[u8; 8]>,
 }
 
 impl InstSpec {

@@ -183,7 +183,19 @@ impl Scenario {
                             None => String::new(),
                             Some(w) => format!(" track weight {w}"),
                         }
-                    )
+                    ) + if i.lower_prio_no_advert {
+                        " lower_prio_no_advert"
+                    } else {
+                        ""
+                    } + if i.higher_prio_send_advert {
+                        " higher_prio_send_advert"
+                    } else {
+                        ""
+                    } + if i.password.is_some() {
+                        " auth PASS"
+                    } else {
+                        ""
+                    }
                 })
                 .collect();
             s.push_str(&format!(
@@ -213,6 +225,7 @@ impl Scenario {
         let ipv6 = version == Version::V3 && rng.chance(0.3);
         let unicast = rng.chance(0.3);
         let nvrid = if rng.chance(0.3) { 2 } else { 1 };
+        let password = (version == Version::V2 && rng.chance(0.3)).then_some(*b"s3cret\0\0");
         let mut vrids: Vec<u8> = Vec::new();
         while vrids.len() < nvrid {
             let v = rng.range(1, 255) as u8;
@@ -276,10 +289,11 @@ impl Scenario {
                     } else {
                         Some(rng.range(10, 50) as i32)
                     };
-                    (vrid, priority, preempt, init_master, weight)
+                    let knobs = (rng.chance(0.2), rng.chance(0.2));
+                    (vrid, priority, preempt, init_master, weight, knobs)
                 })
                 .map(
-                    |(vrid, priority, preempt, init_master, track_weight)| InstSpec {
+                    |(vrid, priority, preempt, init_master, track_weight, knobs)| InstSpec {
                         vrid,
                         priority,
                         // keepalived silently forces preempt for `state MASTER` and owners.
@@ -299,6 +313,9 @@ impl Scenario {
                         } else {
                             track_weight
                         },
+                        lower_prio_no_advert: knobs.0,
+                        higher_prio_send_advert: knobs.1,
+                        password,
                     },
                 )
                 .collect();

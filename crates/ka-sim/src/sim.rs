@@ -2,6 +2,55 @@
 //!
 //! Everything happens in simulated nanoseconds, driven by a binary heap of
 //! `(time, sequence)` events, so a seed replays bit for bit.
+//!
+//! # The virtual LAN
+//!
+//! Multicast reaches every other node, unicast the node owning the destination address.
+//! A healthy link delays by `base + U(0, jitter)` (20-300 us + 0-200 us) and is FIFO.
+//! Faults: random loss (per sender, receiver or all), symmetric and one-way partitions,
+//! extra delay with large jitter (reordering), duplication, link down/up (also bursts of
+//! short flaps), crash (kill -9: no output), graceful stop (priority 0), restart (a new
+//! router from the same configuration), tracked script down/up. Each node's clock is
+//! `offset + t * (1 + drift)` with drift within +-500 ppm; nodes are also woken early now
+//! and then (spurious `handle_timeout`).
+//!
+//! # Definitions
+//!
+//! * *eligible* (per node and VRID): alive, link up, not held in FAULT by its tracked script.
+//! * *effective priority*: configured priority with track weights applied (keepalived's).
+//! * *rank*: (effective priority, primary address), the RFC 5798 section 6.4.3 order.
+//! * *unclean*: a loss/partition/delay fault is active or a packet slower than a healthy
+//!   link is still in flight. Duplication alone is clean: a correct router ignores copies.
+//! * *disturbance*: start, crash, stop, restart, link or track change, the start or end of
+//!   an unclean fault, the arrival of a late packet. `D` = largest healthy delay.
+//! * `MDI(p)` = 3 x advert interval + Skew_Time(p); every bound below is widened by the
+//!   drift (x (1 + 1100 ppm)) and 20 us of rounding.
+//!
+//! # Invariants, checked before and after every event
+//!
+//! * `single-master`: while clean, once `MDI(lowest eligible priority) + advert interval +
+//!   2D` has passed since the last disturbance, every VRID has exactly one master among
+//!   its eligible nodes. (Two masters during loss or a partition are legitimate.)
+//! * `election`: at that same point, no eligible node that preempts has a strictly higher
+//!   effective priority than the master (with `nopreempt` a lower master may stay).
+//! * `no-spurious-takeover`: a node never becomes master while another eligible node of
+//!   higher rank has been master, and the network quiet (clean, no disturbance), for
+//!   `MDI(node) + advert interval + D` (so its adverts reached everyone).
+//! * `failover-bound`: when the only master dies (crash, link down, unweighted track
+//!   failure) after a quiet settle period, a new master appears within `MDI(best
+//!   remaining priority) + D`; after a graceful stop (priority 0) within
+//!   `Skew_Time(best) + D` (RFC 5798 section 6.4.2). Measured and reported.
+//! * `fault-silent`: an instance that is in FAULT (and was not master at the start of the
+//!   input) sends no advert. `only-master-advertises`: adverts come from masters (or from
+//!   an instance leaving master in that very input, e.g. its priority-0 advert).
+//! * `fault-not-master`: an instance whose link or tracked script is down is not master.
+//! * `master-advertises`: a master sends an advert at least every advert interval.
+//! * `vip-follows-role`: virtual addresses are installed exactly while master.
+//! * `advert-storm`: at most `4n + 8` adverts per interval per destination over a whole
+//!   quiet interval, 200 in any case; `runaway`: fewer than 200 000 pending events;
+//!   `timer-progress`: fewer than 10 000 inputs to one node at one instant.
+//! * `engine-error` / `engine-output`: the engine refused the configuration or reported an
+//!   unknown VRID.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
