@@ -22,6 +22,7 @@
 //!   [`Event`]): admin up/down, carrier and oper state, without polling.
 //! - [`packet`]: AF_PACKET ([`PacketSocket`]): gratuitous ARP / unsolicited NA frames
 //!   from ka-wire out of an interface (paced bursts), and a capture socket.
+//! - [`netns`]: `net_namespace NAME` (enter a named namespace before the runtime starts).
 //! - [`error`]: the crate's [`Error`]; interface name/index look-ups.
 //!
 //! # Call order (daemon)
@@ -52,6 +53,7 @@ pub mod error;
 mod fd;
 pub mod monitor;
 pub mod netlink;
+pub mod netns;
 pub mod packet;
 pub mod route;
 pub mod sysctl;

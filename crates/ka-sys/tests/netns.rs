@@ -61,3 +61,24 @@ fn namespace_removed_when_test_panics() {
         "{name} left behind after a panic"
     );
 }
+
+#[test]
+fn enter_named_moves_the_thread_into_the_namespace() {
+    let pair = Pair::new();
+    let name = pair.a.name.clone();
+    let ifname = pair.a_if.clone();
+    let want = pair.a.ifindex(&ifname);
+    let got = std::thread::spawn(move || {
+        assert!(
+            ka_sys::error::ifindex(&ifname).is_err(),
+            "visible before entering"
+        );
+        ka_sys::netns::enter_named(&name).unwrap();
+        ka_sys::error::ifindex(&ifname).unwrap()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(got, want);
+    assert!(ka_sys::netns::enter_named("no-such-ns-kst").is_err());
+    assert!(ka_sys::netns::enter_named("../etc").is_err());
+}
