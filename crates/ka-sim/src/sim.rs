@@ -220,6 +220,35 @@ const STORM_ANY: u32 = 200;
 /// Pending events beyond which a run is a packet explosion.
 const MAX_QUEUE: usize = 200_000;
 
+/// A node's clock at simulated time `sim`: `offset + sim * (1 + drift)`, saturating.
+pub fn local_time(spec: &NodeSpec, sim: u64) -> LocalNanos {
+    let d = i128::from(spec.drift_ppm);
+    let v = i128::from(spec.clock_offset_ns) + i128::from(sim) + i128::from(sim) * d / 1_000_000;
+    u64::try_from(v.max(0)).unwrap_or(u64::MAX)
+}
+
+/// The first simulated time, not before `now`, at which the node's clock reads at least
+/// `local` (`u64::MAX` if never).
+pub fn sim_time_of(spec: &NodeSpec, local: LocalNanos, now: u64) -> u64 {
+    if local <= local_time(spec, now) {
+        return now;
+    }
+    let rel = i128::from(local) - i128::from(spec.clock_offset_ns);
+    let est = rel * 1_000_000 / (1_000_000 + i128::from(spec.drift_ppm));
+    let mut t = u64::try_from(est.max(0))
+        .unwrap_or(u64::MAX)
+        .saturating_sub(2)
+        .max(now);
+    // The estimate is within a few nanoseconds; bounded walk forward.
+    for _ in 0..64 {
+        if local_time(spec, t) >= local {
+            return t;
+        }
+        t = t.saturating_add(1);
+    }
+    u64::MAX
+}
+
 /// Margin for clock drift and rounding on a bound computed in local time.
 fn with_margin(ns: u64) -> u64 {
     let ppm = 2 * MAX_DRIFT_PPM as u64 + 100;
@@ -285,30 +314,14 @@ impl<'a> Sim<'a> {
     }
 
     fn local(&self, i: usize, sim: u64) -> LocalNanos {
-        let Some(s) = self.slots.get(i) else {
-            return sim;
-        };
-        let d = i128::from(s.spec.drift_ppm);
-        let v =
-            i128::from(s.spec.clock_offset_ns) + i128::from(sim) + i128::from(sim) * d / 1_000_000;
-        v.max(0) as u64
+        self.slots.get(i).map_or(sim, |s| local_time(&s.spec, sim))
     }
 
     /// The first simulated time at which node i's clock reads at least `local`.
     fn sim_of(&self, i: usize, local: LocalNanos) -> u64 {
-        if local <= self.local(i, self.now) {
-            return self.now;
-        }
-        let Some(s) = self.slots.get(i) else {
-            return self.now;
-        };
-        let rel = i128::from(local) - i128::from(s.spec.clock_offset_ns);
-        let est = (rel * 1_000_000 / (1_000_000 + i128::from(s.spec.drift_ppm))).max(0) as u64;
-        let mut t = est.saturating_sub(2).max(self.now);
-        while self.local(i, t) < local {
-            t += 1;
-        }
-        t
+        self.slots
+            .get(i)
+            .map_or(self.now, |s| sim_time_of(&s.spec, local, self.now))
     }
 
     /// Alive, link up and instance v not held in FAULT by its tracked script.
@@ -1244,5 +1257,43 @@ pub fn run_scenario(sc: &Scenario, opts: &RunOptions, factory: &NodeFactory) -> 
         violation: sim.violation,
         trace_hash: sim.trace.hash(),
         tail: sim.trace.tail(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(drift_ppm: i64, clock_offset_ns: u64) -> NodeSpec {
+        NodeSpec {
+            id: 0,
+            ip: IpAddr::from([192, 0, 2, 10]),
+            ifname: "eth0".into(),
+            drift_ppm,
+            clock_offset_ns,
+            instances: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn clock_drift_and_inverse() {
+        let fast = spec(500, 1_000);
+        assert_eq!(local_time(&fast, 0), 1_000);
+        assert_eq!(local_time(&fast, 1_000_000_000), 1_000 + 1_000_500_000);
+        let slow = spec(-500, 0);
+        assert_eq!(local_time(&slow, 1_000_000_000), 999_500_000);
+        for s in [&fast, &slow, &spec(0, 7), &spec(123, 999_999_999_999)] {
+            for target in [5u64, 1_000_000, 3_609_375_000, 1_000_000_000_000 + 17] {
+                let t = sim_time_of(s, target, 0);
+                assert!(local_time(s, t) >= target);
+                assert!(
+                    t == 0 || local_time(s, t - 1) < target,
+                    "not the first instant"
+                );
+            }
+        }
+        // Deadlines in the past fire now; absurd ones never.
+        assert_eq!(sim_time_of(&fast, 0, 42), 42);
+        assert_eq!(sim_time_of(&slow, u64::MAX, 0), u64::MAX);
     }
 }
