@@ -13,6 +13,14 @@ use std::time::Instant;
 
 use ka_sim::{run_seed, EngineKind, RunOptions, RunReport, Sabotage};
 
+/// `println!` that ignores a closed pipe (`ka-sim ... | head`).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 struct Args {
     start: u64,
     count: u64,
@@ -72,19 +80,19 @@ fn parse() -> Option<Args> {
 
 fn print_failure(r: &RunReport) {
     let Some(v) = &r.violation else { return };
-    println!(
+    say!(
         "=== seed {} FAILED: invariant {} at {:.6} s",
         r.seed,
         v.invariant,
         v.at_ns as f64 / 1e9
     );
-    println!("{}", v.detail);
-    println!("{}", r.scenario);
-    println!("--- last {} trace lines:", r.tail.len());
+    say!("{}", v.detail);
+    say!("{}", r.scenario);
+    say!("--- last {} trace lines:", r.tail.len());
     for l in &r.tail {
-        println!("{l}");
+        say!("{l}");
     }
-    println!(
+    say!(
         "--- replay: cargo run --release -p ka-sim -- --seed {} --trace",
         r.seed
     );
@@ -121,7 +129,7 @@ fn main() -> ExitCode {
             }
         }
         if args.single {
-            println!("seed {} trace hash {:016x}", seed, r.trace_hash);
+            say!("seed {} trace hash {:016x}", seed, r.trace_hash);
         }
         if r.violation.is_some() {
             nfail += 1;
@@ -131,7 +139,7 @@ fn main() -> ExitCode {
             failing.push(seed);
         }
     }
-    println!(
+    say!(
         "seeds run: {} ({}..{}), failed: {}, simulated time: {:.1} s, events: {}, wall: {:.2} s",
         args.count,
         args.start,
@@ -142,18 +150,18 @@ fn main() -> ExitCode {
         t0.elapsed().as_secs_f64()
     );
     match worst {
-        Some((ratio, seed, f)) => println!(
+        Some((ratio, seed, f)) => say!(
             "failovers measured: {failovers}; worst vs RFC bound: {:.3} ms of {:.3} ms ({:.1}%, after {}, seed {seed})",
             f.took_ns as f64 / 1e6,
             f.bound_ns as f64 / 1e6,
             ratio * 100.0,
             f.kind
         ),
-        None => println!("failovers measured: 0"),
+        None => say!("failovers measured: 0"),
     }
     kinds.sort_by_key(|k| k.0);
     for (kind, n, sum, ratio, seed, f) in &kinds {
-        println!(
+        say!(
             "  after {kind:<11} {n:>6}: mean {:.1}% of bound, worst {:.3} ms of {:.3} ms ({:.1}%, seed {seed})",
             100.0 * sum / *n as f64,
             f.took_ns as f64 / 1e6,
@@ -163,7 +171,7 @@ fn main() -> ExitCode {
     }
     if !failing.is_empty() {
         let list: Vec<String> = failing.iter().take(50).map(u64::to_string).collect();
-        println!(
+        say!(
             "failing seeds: {}{}",
             list.join(" "),
             if failing.len() > 50 { " ..." } else { "" }
