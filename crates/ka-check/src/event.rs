@@ -25,6 +25,8 @@ pub enum Reason {
     },
     /// The checker process stops (every alive real server leaves the pool).
     Shutdown,
+    /// A reload removed the real server, or carried it over into a new state.
+    Reload,
 }
 
 impl std::fmt::Display for Reason {
@@ -35,6 +37,7 @@ impl std::fmt::Display for Reason {
             Reason::File { value } => write!(f, "tracked file value {value}"),
             Reason::Bfd { up } => write!(f, "BFD {}", if *up { "up" } else { "down" }),
             Reason::Shutdown => f.write_str("shutting down"),
+            Reason::Reload => f.write_str("configuration reloaded"),
         }
     }
 }
@@ -116,6 +119,10 @@ pub enum Event {
         /// The probe.
         probe: ProbeId,
     },
+    /// [`crate::Scheduler::reload`] replaced the configuration: every [`Event::Initial`]
+    /// that follows describes the new configuration's real servers (ids are positions
+    /// in the new configuration).
+    Reloaded,
     /// Events were dropped because nobody drained the queue.
     EventsLost {
         /// How many.

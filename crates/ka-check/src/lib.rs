@@ -40,7 +40,10 @@
 //!    [`Scheduler::handle_bfd`], [`Scheduler::handle_vip`] as things happen; after each
 //!    call drain [`Scheduler::poll_event`] (real-server and weight changes for the load
 //!    balancer, notify scripts to run, log lines).
-//! 4. [`Scheduler::shutdown`]`(now)`, drain the events once more (omega notifies).
+//! 4. On SIGHUP, [`Scheduler::reload`]`(now, &new_lvs)`: unchanged real servers and
+//!    checkers keep their state; drain the events ([`Event::Reloaded`], then the new
+//!    [`Event::Initial`] set).
+//! 5. [`Scheduler::shutdown`]`(now)`, drain the events once more (omega notifies).
 //!
 //! ```
 //! use ka_check::{fixture, Instant, Options, ProbeKind, ProbeOutcome, Scheduler};
@@ -103,8 +106,8 @@
 //!   drops a regex it cannot compile.
 //! * IPVS itself, quorum, hysteresis, sorry servers and `inhibit_on_failure` are the
 //!   load balancer's (`ka-lb`) business: it consumes [`Event::Initial`],
-//!   [`Event::RealServerChanged`] and [`Event::WeightChanged`]. SMTP alerts and
-//!   reloads (checker state migration) are not handled here yet.
+//!   [`Event::RealServerChanged`] and [`Event::WeightChanged`]. SMTP alerts are the
+//!   daemon's (from the same events and the configuration).
 
 pub mod event;
 pub mod fixture;

@@ -3,9 +3,11 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
+use std::net::IpAddr;
+
 use ka_model::lvs::{
-    CheckTiming, CheckerKind, Connection, DnsType, HttpCheck, LvsConfig, MiscCheck, Script,
-    UdpCheck,
+    CheckTiming, CheckerKind, Connection, DnsType, HttpCheck, LvsConfig, MiscCheck, Protocol,
+    Script, UdpCheck, VsAddress,
 };
 use serde::{Deserialize, Serialize};
 
@@ -209,6 +211,8 @@ struct Chk {
 #[derive(Debug, Clone)]
 struct Rs {
     id: RealServerId,
+    /// Identity across reloads: the virtual service and the real server's address.
+    key: (VsAddress, Option<Protocol>, IpAddr, Option<u16>),
     alive: bool,
     num_failed: u32,
     iweight: i64,
@@ -285,6 +289,7 @@ impl Scheduler {
                 let iweight = i64::from(rs.weight.get());
                 rss.push(Rs {
                     id,
+                    key: (vs.address.clone(), vs.protocol, rs.addr, rs.port),
                     alive: false,
                     num_failed: 0,
                     iweight,
@@ -1260,8 +1265,256 @@ impl Scheduler {
         }
     }
 
+    /// Replaces the configuration (SIGHUP), carrying state over as keepalived 2.2.7's
+    /// `clear_diff_services` / `migrate_checkers` do:
+    ///
+    /// * A real server of the same virtual service and address keeps its pool state; a
+    ///   weight set by `misc_dynamic` is kept, otherwise the new configured weight (plus
+    ///   FILE_CHECK shares) applies (keepalived copies the old effective weight, which
+    ///   ignores a changed `weight`). Each new checker equal to one of its old checkers (same
+    ///   kind, connection and parameters) inherits its verdict, whether it has run, and
+    ///   its retry count (capped to one failure short of the new `retry`). If a carried
+    ///   checker fails (or nothing ran on a server out of the pool), new `alpha`
+    ///   checkers start failed and every new checker needs one failure for its first
+    ///   verdict. A server whose checkers all pass joins the pool; one with a failing
+    ///   checker leaves it.
+    /// * A real server that disappears leaves the pool with its `notify_down`.
+    /// * New real servers start as at [`Scheduler::start`], except that their first
+    ///   verdict needs `retry + 1` failures (keepalived only shortens it at startup).
+    /// * Every checker restarts its schedule (`BOOTSTRAP_DELAY` + warmup); probes in
+    ///   flight are abandoned (their results become [`Event::StaleResult`]).
+    ///
+    /// Events: removed servers that were alive leave the pool
+    /// ([`Event::RealServerChanged`] and [`Event::Notify`] with their old ids), then
+    /// [`Event::Reloaded`], one [`Event::Initial`] per real server of the new
+    /// configuration (the authoritative new state), then the notifies of carried servers
+    /// whose state changed (and of new alive ones with `rs_init_notifies`). (A reload is not an
+    /// [`Input`]: ka-model's configuration is not deserialisable.) Before
+    /// [`Scheduler::start`] this only replaces the configuration (initial file values
+    /// and VIP presence are kept).
+    pub fn reload(&mut self, now: Instant, lvs: &LvsConfig) -> Result<(), ConfigError> {
+        let mut new = Scheduler::new(lvs, self.opts)?;
+        new.next_probe = self.next_probe;
+        new.rng = self.rng.clone();
+        // Tracked file values and VIP presence are facts about the host, not the config.
+        for c in &mut new.chks {
+            if let Kind::File { name, .. } = &c.kind {
+                if let Some(old) = self
+                    .chks
+                    .iter()
+                    .find(|o| matches!(&o.kind, Kind::File { name: n, .. } if n == name))
+                {
+                    c.file_value = old.file_value;
+                }
+            }
+        }
+        for (vi, p) in new.vip_present.iter_mut().enumerate() {
+            *p = self.vip_present.get(vi).copied().unwrap_or(false);
+        }
+        let old_events = std::mem::take(&mut self.events);
+        if self.run != Run::Running {
+            new.run = self.run;
+            new.events = old_events;
+            new.events_lost = self.events_lost;
+            *self = new;
+            return Ok(());
+        }
+        // Start the new engine as at startup (timers, file verdicts and shares), drop
+        // what that reported, then apply the carried state.
+        new.start(now);
+        new.events = old_events;
+        new.events_lost = self.events_lost;
+        let mut carried = vec![false; self.rss.len()];
+        let mut notify_after = Vec::new();
+        for ni in 0..new.rss.len() {
+            let Some(key) = new.rss.get(ni).map(|r| r.key.clone()) else {
+                continue;
+            };
+            let Some(oi) = self.rss.iter().position(|o| o.key == key) else {
+                // A new real server: as at start, but a first verdict needs retry + 1
+                // failures (keepalived sets retry_it = retry only at startup).
+                for c in new
+                    .chks
+                    .iter_mut()
+                    .filter(|c| c.rs == ni && c.kind.probes())
+                {
+                    c.retry_it = 0;
+                }
+                if new.rss.get(ni).is_some_and(|r| r.alive) && new.opts.rs_init_notifies {
+                    notify_after.push(ni);
+                }
+                continue;
+            };
+            if let Some(flag) = carried.get_mut(oi) {
+                *flag = true;
+            }
+            let Some(or) = self.rss.get(oi) else {
+                continue;
+            };
+            let old_alive = or.alive;
+            let old_shares: i64 = self
+                .chks
+                .iter()
+                .filter(|c| c.rs == oi)
+                .map(|c| c.cur_weight)
+                .sum();
+            // A weight set by misc_dynamic is kept; otherwise the new configured weight
+            // (plus FILE_CHECK shares) applies.
+            let dynamic_weight = (or.effective_weight != or.iweight.saturating_add(old_shares))
+                .then_some(or.effective_weight);
+            // A reload does not apply alpha or the one-failure start by itself.
+            for c in new
+                .chks
+                .iter_mut()
+                .filter(|c| c.rs == ni && c.kind.probes())
+            {
+                c.is_up = true;
+                c.retry_it = 0;
+            }
+            // migrate_checkers
+            let mut any_run = false;
+            for ci in 0..new.chks.len() {
+                let Some(nc) = new.chks.get(ci) else {
+                    continue;
+                };
+                if nc.rs != ni || !nc.kind.probes() {
+                    continue;
+                }
+                let Some(oc) = self
+                    .chks
+                    .iter()
+                    .find(|oc| oc.rs == oi && same_check(oc, nc))
+                    .cloned()
+                else {
+                    continue;
+                };
+                let Some(nc) = new.chks.get_mut(ci) else {
+                    continue;
+                };
+                if oc.has_run {
+                    nc.is_up = oc.is_up;
+                }
+                nc.has_run = oc.has_run;
+                if oc.retry_it > 0 && nc.timing.retry > 0 {
+                    nc.retry_it = oc.retry_it.min(nc.timing.retry - 1);
+                }
+                nc.last_exit_code = oc.last_exit_code;
+                any_run |= oc.has_run;
+            }
+            let failing = new.chks.iter().any(|c| c.rs == ni && !c.is_up);
+            if failing || (!old_alive && !any_run) {
+                // Set new alpha checkers down until they have run; one failure is enough.
+                for c in new
+                    .chks
+                    .iter_mut()
+                    .filter(|c| c.rs == ni && c.kind.probes() && !c.has_run)
+                {
+                    if c.timing.alpha {
+                        c.is_up = false;
+                    }
+                    c.retry_it = c.timing.retry;
+                }
+            }
+            let num_failed = new.chks.iter().filter(|c| c.rs == ni && !c.is_up).count();
+            let Some(nr) = new.rss.get_mut(ni) else {
+                continue;
+            };
+            nr.num_failed = u32::try_from(num_failed).unwrap_or(u32::MAX);
+            if let Some(w) = dynamic_weight {
+                nr.effective_weight = w;
+            }
+            let alive = num_failed == 0;
+            nr.alive = alive;
+            if alive != old_alive {
+                notify_after.push(ni);
+            }
+        }
+        // Removed real servers leave the pool (clear_service_rs, not stopping).
+        for (oi, or) in self.rss.iter().enumerate() {
+            if carried.get(oi).copied().unwrap_or(true) || !or.alive {
+                continue;
+            }
+            new.emit(Event::RealServerChanged {
+                rs: or.id,
+                alive: false,
+                checker: None,
+                reason: Reason::Reload,
+            });
+            new.emit(Event::Notify {
+                rs: or.id,
+                up: false,
+                script: or.notify_down.clone(),
+                stopping: false,
+            });
+        }
+        new.emit(Event::Reloaded);
+        let initial: Vec<Event> = new
+            .rss
+            .iter()
+            .map(|r| Event::Initial {
+                rs: r.id,
+                alive: r.alive,
+                weight: real_weight(r.effective_weight),
+            })
+            .collect();
+        for e in initial {
+            new.emit(e);
+        }
+        for ni in notify_after {
+            new.notify(ni, false);
+        }
+        *self = new;
+        Ok(())
+    }
+
     /// Probes handed out and not answered yet.
     pub fn in_flight(&self) -> usize {
         self.in_flight.len()
+    }
+}
+
+/// keepalived's per-type `compare` functions: the same check against the same target
+/// (source locations and timing do not matter).
+fn same_check(a: &Chk, b: &Chk) -> bool {
+    if a.connection != b.connection {
+        return false;
+    }
+    match (&a.kind, &b.kind) {
+        (Kind::Tcp, Kind::Tcp) | (Kind::Ping, Kind::Ping) => true,
+        (
+            Kind::Http {
+                tls: ta, check: ca, ..
+            },
+            Kind::Http {
+                tls: tb, check: cb, ..
+            },
+        ) => {
+            ta == tb
+                && ca.virtualhost == cb.virtualhost
+                && ca.urls.len() == cb.urls.len()
+                && ca.urls.iter().zip(&cb.urls).all(|(x, y)| {
+                    x.path == y.path
+                        && x.digest == y.digest
+                        && x.status_codes == y.status_codes
+                        && x.virtualhost == y.virtualhost
+                        && x.regex == y.regex
+                })
+        }
+        (Kind::Smtp { helo_name: x }, Kind::Smtp { helo_name: y }) => x == y,
+        (
+            Kind::Dns {
+                qtype: qa,
+                name: na,
+            },
+            Kind::Dns {
+                qtype: qb,
+                name: nb,
+            },
+        ) => qa == qb && na == nb,
+        (Kind::Udp(x), Kind::Udp(y)) => x == y,
+        (Kind::Misc(x), Kind::Misc(y)) => x.script == y.script,
+        (Kind::File { name: x, .. }, Kind::File { name: y, .. }) => x == y,
+        (Kind::Bfd { name: x }, Kind::Bfd { name: y }) => x == y,
+        _ => false,
     }
 }

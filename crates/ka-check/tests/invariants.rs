@@ -173,6 +173,10 @@ fn check_event_stream(sim: &Sim, seed: u64) {
                 assert_ne!(old, new);
             }
             Event::EventsLost { .. } => panic!("seed {seed}: events lost"),
+            Event::Reloaded => {
+                alive.clear();
+                weight.clear();
+            }
             _ => {}
         }
     }
@@ -186,6 +190,7 @@ fn check_event_stream(sim: &Sim, seed: u64) {
 #[test]
 fn random_runs_keep_invariants() {
     let mut transitions = 0;
+    let mut reloads = 0;
     for seed in 1..=150u64 {
         let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let cfg = random_config(&mut r);
@@ -232,6 +237,22 @@ fn random_runs_keep_invariants() {
                     vs: r.below(2) as u32,
                     present: r.chance(70),
                 },
+                4 if r.chance(15) => {
+                    // Reload with the same or another configuration.
+                    let next = if r.chance(50) {
+                        cfg.clone()
+                    } else {
+                        random_config(&mut r)
+                    };
+                    sim.now = end;
+                    sim.s.reload(end, &next).unwrap();
+                    reloads += 1;
+                    while let Some(e) = sim.s.poll_event() {
+                        sim.events.push((end, e));
+                    }
+                    check_invariants(&sim, seed, true);
+                    continue;
+                }
                 3 if r.chance(10) => {
                     Input::Result(ka_check::ProbeId(r.below(50)), ProbeOutcome::Success)
                 }
@@ -249,4 +270,5 @@ fn random_runs_keep_invariants() {
     }
     // The runs exercise the engine (not a vacuous pass).
     assert!(transitions > 1000, "{transitions}");
+    assert!(reloads > 100, "{reloads}");
 }
