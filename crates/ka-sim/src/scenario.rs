@@ -106,8 +106,12 @@ pub struct Scenario {
     pub vrids: Vec<u8>,
     /// VRRP version of every instance.
     pub version: Version,
-    /// Advertisement interval of every instance, in centiseconds.
+    /// The largest advertisement interval, in centiseconds (every node's, unless
+    /// `mixed_intervals`).
     pub adver_int_cs: u16,
+    /// v3 only: nodes advertise at different intervals (a factor 10 apart), so backups
+    /// must adopt the master's (RFC 5798 section 6.4.2, Master_Adver_Interval).
+    pub mixed_intervals: bool,
     /// IPv6 instead of IPv4.
     pub ipv6: bool,
     /// Unicast peers instead of multicast.
@@ -140,30 +144,58 @@ impl Scenario {
             .unwrap_or(0)
     }
 
-    /// Skew_Time for `priority`, in nanoseconds (RFC 5798 section 6.1, RFC 3768 section 6.1).
-    pub fn skew_ns(&self, priority: u8) -> u64 {
+    /// Node i's own advertisement interval in nanoseconds.
+    pub fn node_adv_ns(&self, i: usize) -> u64 {
+        self.nodes
+            .get(i)
+            .and_then(|n| n.instances.first())
+            .map_or(self.adv_ns(), |x| u64::from(x.adver_int_cs) * CS_NS)
+    }
+
+    /// The smallest advertisement interval of any node.
+    pub fn min_adv_ns(&self) -> u64 {
+        (0..self.nodes.len())
+            .map(|i| self.node_adv_ns(i))
+            .min()
+            .unwrap_or(self.adv_ns())
+    }
+
+    /// Skew_Time for `priority` with Master_Adver_Interval `adv_ns`, in nanoseconds
+    /// (RFC 5798 section 6.1; RFC 3768 section 6.1: (256 - Priority) / 256 seconds).
+    pub fn skew_with(&self, priority: u8, adv_ns: u64) -> u64 {
         let base = match self.version {
             Version::V2 => 100 * CS_NS,
-            Version::V3 => self.adv_ns(),
+            Version::V3 => adv_ns,
         };
         (256 - u64::from(priority)) * base / 256
     }
 
-    /// Master_Down_Interval for `priority`: 3 * Master_Adver_Interval + Skew_Time.
+    /// Master_Down_Interval: 3 * Master_Adver_Interval + Skew_Time.
+    pub fn mdi_with(&self, priority: u8, adv_ns: u64) -> u64 {
+        3 * adv_ns + self.skew_with(priority, adv_ns)
+    }
+
+    /// Skew_Time at the largest interval.
+    pub fn skew_ns(&self, priority: u8) -> u64 {
+        self.skew_with(priority, self.adv_ns())
+    }
+
+    /// Master_Down_Interval at the largest interval.
     pub fn mdi_ns(&self, priority: u8) -> u64 {
-        3 * self.adv_ns() + self.skew_ns(priority)
+        self.mdi_with(priority, self.adv_ns())
     }
 
     /// One-line summary.
     pub fn summary(&self) -> String {
         let mut s = format!(
-            "seed {} : {} nodes, {:?}, {}, {}, advert_int {} cs, vrids {:?}, {} fault events, {:.3} s",
+            "seed {} : {} nodes, {:?}, {}, {}, advert_int {} cs{}, vrids {:?}, {} fault events, {:.3} s",
             self.seed,
             self.nodes.len(),
             self.version,
             if self.ipv6 { "IPv6" } else { "IPv4" },
             if self.unicast { "unicast" } else { "multicast" },
             self.adver_int_cs,
+            if self.mixed_intervals { " (mixed)" } else { "" },
             self.vrids,
             self.faults.len(),
             self.duration_ns as f64 / 1e9,
@@ -199,10 +231,11 @@ impl Scenario {
                 })
                 .collect();
             s.push_str(&format!(
-                "\n  n{} {} drift {} ppm: {}",
+                "\n  n{} {} drift {} ppm, advert_int {} cs: {}",
                 n.id,
                 n.ip,
                 n.drift_ppm,
+                n.instances.first().map_or(0, |x| x.adver_int_cs),
                 inst.join(", ")
             ));
         }
@@ -218,10 +251,23 @@ impl Scenario {
         } else {
             Version::V3
         };
-        let adver_int_cs: u16 = match version {
+        let base_cs: u16 = match version {
             Version::V2 => 100,
             Version::V3 => *rng.pick(&[100u16, 10, 1]).unwrap_or(&100),
         };
+        let mixed_intervals = version == Version::V3 && rng.chance(0.25);
+        let node_cs: Vec<u16> = (0..n)
+            .map(|_| {
+                if !mixed_intervals {
+                    base_cs
+                } else if base_cs == 1 {
+                    *rng.pick(&[1u16, 10]).unwrap_or(&1)
+                } else {
+                    *rng.pick(&[base_cs, base_cs / 10]).unwrap_or(&base_cs)
+                }
+            })
+            .collect();
+        let adver_int_cs = node_cs.iter().copied().max().unwrap_or(base_cs);
         let ipv6 = version == Version::V3 && rng.chance(0.3);
         let unicast = rng.chance(0.3);
         let nvrid = if rng.chance(0.3) { 2 } else { 1 };
@@ -267,6 +313,7 @@ impl Scenario {
         let mut nodes = Vec::new();
         for (i, node_prios) in prios.iter().enumerate() {
             let ip = ip_of(i);
+            let adver_int_cs = node_cs.get(i).copied().unwrap_or(adver_int_cs);
             let tracked = rng.chance(0.4);
             let peers: Vec<IpAddr> = if unicast {
                 (0..n).filter(|j| *j != i).map(ip_of).collect()
@@ -349,6 +396,7 @@ impl Scenario {
             vrids,
             version,
             adver_int_cs,
+            mixed_intervals,
             ipv6,
             unicast,
             links,

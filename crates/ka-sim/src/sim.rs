@@ -74,6 +74,9 @@ pub enum Sabotage {
     LateTimers(usize),
     /// Node i emits an extra advert whenever it is in Fault.
     AdvertInFault(usize),
+    /// Node i sees every received advert with its own interval (it never adopts the
+    /// master's Master_Adver_Interval; matters with mixed intervals).
+    NoIntervalAdoption(usize),
 }
 
 /// How to run a seed.
@@ -393,6 +396,7 @@ impl<'a> Sim<'a> {
             .map(|i| self.prio(i, v))
             .min()
             .unwrap_or(1);
+        // Backups may still use the largest interval (adopted or their own).
         with_margin(self.sc.mdi_ns(pmin) + self.sc.adv_ns()) + 2 * self.dmax
     }
 
@@ -441,7 +445,7 @@ impl<'a> Sim<'a> {
                     )
                 });
                 let quiet_for = self.now - since.max(last);
-                if quiet_for > with_margin(self.sc.adv_ns()) {
+                if quiet_for > with_margin(self.sc.node_adv_ns(i)) {
                     self.fail(
                         "master-advertises",
                         format!(
@@ -546,15 +550,24 @@ impl<'a> Sim<'a> {
         }
         // No spurious take-over: a master that keeps advertising with a better rank over
         // a quiet network for a whole master-down interval is never joined or replaced.
-        let window = with_margin(self.sc.mdi_ns(self.prio(i, v)) + self.sc.adv_ns()) + self.dmax;
-        let Some(since) = self.now.checked_sub(window) else {
-            return;
-        };
-        if !self.quiet_since(since) {
-            return;
-        }
         for m in 0..self.n() {
             if m == i || !self.eligible(m, v) || self.role(m, v) != Role::Master {
+                continue;
+            }
+            // N's Master_Down_Interval with the master's interval, which N has adopted.
+            let adv_m = self.sc.node_adv_ns(m);
+            let window = with_margin(self.sc.mdi_with(self.prio(i, v), adv_m) + adv_m) + self.dmax;
+            // With mixed intervals N may have adopted another (faster) master's interval
+            // before this one settled as the only master: ask for a settle period more.
+            let extra = if self.sc.mixed_intervals {
+                self.settle_ns(v)
+            } else {
+                0
+            };
+            let Some(since) = self.now.checked_sub(window) else {
+                continue;
+            };
+            if !self.quiet_since(since.saturating_sub(extra)) || since < extra {
                 continue;
             }
             let m_since = self
@@ -603,11 +616,13 @@ impl<'a> Sim<'a> {
                 continue;
             }
             let best = others.iter().map(|j| self.prio(*j, v)).max().unwrap_or(1);
+            // The backups have adopted the dead master's interval.
+            let adv = self.sc.node_adv_ns(i);
             let bound = if kind == "shutdown" {
                 // RFC 5798 section 6.4.2: priority 0 sets Master_Down_Timer to Skew_Time.
-                with_margin(self.sc.skew_ns(best)) + self.dmax
+                with_margin(self.sc.skew_with(best, adv)) + self.dmax
             } else {
-                with_margin(self.sc.mdi_ns(best)) + self.dmax
+                with_margin(self.sc.mdi_with(best, adv)) + self.dmax
             };
             out.push(Pending {
                 v,
@@ -787,9 +802,10 @@ impl<'a> Sim<'a> {
         }
         // Bounded advert rate: one per interval, plus one answer per lower-priority advert
         // heard (keepalived), plus priority-0 answers; duplicates at most double that.
-        let window = self.now / self.sc.adv_ns().max(1);
+        let step = self.sc.min_adv_ns().max(1);
+        let window = self.now / step;
         let limit = 4 * self.n() as u32 + 8;
-        let quiet = self.unclean == 0 && self.disturbed_at < window * self.sc.adv_ns();
+        let quiet = self.unclean == 0 && self.disturbed_at < window * step;
         let peers = if self.sc.unicast {
             (self.n() as u32).saturating_sub(1).max(1)
         } else {
@@ -1182,6 +1198,10 @@ impl<'a> Sim<'a> {
                     let mut p = (*pkt).clone();
                     if self.sabotage() == Some(Sabotage::IgnorePriority(to)) && p.priority != 0 {
                         p.priority = 1;
+                    }
+                    if self.sabotage() == Some(Sabotage::NoIntervalAdoption(to)) {
+                        let own = self.sc.node_adv_ns(to) / crate::scenario::CS_NS;
+                        p.adver_int_cs = u16::try_from(own).unwrap_or(p.adver_int_cs);
                     }
                     self.node_input(to, |n, now| n.handle_packet(now, src, dst, ttl, &p));
                 }

@@ -128,3 +128,10 @@ fn no_spurious_takeover_check_fires_alone() {
     let (_, names) = sabotaged(Sabotage::IgnorePriority(0), EngineKind::Reference, 60);
     assert!(names.contains(&"no-spurious-takeover"), "{names:?}");
 }
+
+#[test]
+fn a_backup_not_adopting_the_masters_interval_is_caught() {
+    // Only seeds with mixed intervals (v3) where node 0 is faster than a master qualify.
+    let (failed, names) = sabotaged(Sabotage::NoIntervalAdoption(0), EngineKind::Vrrp, 400);
+    assert!(failed >= 3, "only {failed}/400 seeds caught it ({names:?})");
+}
