@@ -4,7 +4,8 @@
 //! ka-sim --seeds N [--start S]      run seeds S..S+N, print a summary
 //! ka-sim --seed S [--trace]         replay one seed (with every trace line)
 //! options: --engine vrrp|ref  --units U (run length in advert intervals)
-//!          --sabotage ignore-priority|late-timers|advert-in-fault|no-interval-adoption
+//!          --sabotage ignore-priority|late-timers|advert-in-fault|no-interval-adoption|
+//!                     miss-link-down|keep-vips
 //!          (plant a bug in node 0, active from a third of the run)
 //! ```
 //! Exits 1 when an invariant breaks, printing the seed, the invariant and the trace tail.
@@ -33,7 +34,7 @@ struct Args {
 fn usage() -> ExitCode {
     eprintln!(
         "usage: ka-sim (--seeds N [--start S] | --seed S [--trace]) [--engine vrrp|ref] [--units U] \
-         [--sabotage ignore-priority|late-timers|advert-in-fault|no-interval-adoption]"
+         [--sabotage ignore-priority|late-timers|advert-in-fault|no-interval-adoption|miss-link-down|keep-vips]"
     );
     ExitCode::from(2)
 }
@@ -71,6 +72,8 @@ fn parse() -> Option<Args> {
                     "late-timers" => Sabotage::LateTimers(0),
                     "advert-in-fault" => Sabotage::AdvertInFault(0),
                     "no-interval-adoption" => Sabotage::NoIntervalAdoption(0),
+                    "miss-link-down" => Sabotage::MissLinkDown(0),
+                    "keep-vips" => Sabotage::KeepVips(0),
                     _ => return None,
                 })
             }

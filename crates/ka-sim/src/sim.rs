@@ -77,6 +77,10 @@ pub enum Sabotage {
     /// Node i sees every received advert with its own interval (it never adopts the
     /// master's Master_Adver_Interval; matters with mixed intervals).
     NoIntervalAdoption(usize),
+    /// Node i is never told that its link went down.
+    MissLinkDown(usize),
+    /// Node i's address removals are lost (it keeps its VIPs after leaving master).
+    KeepVips(usize),
 }
 
 /// How to run a seed.
@@ -733,6 +737,9 @@ impl<'a> Sim<'a> {
                 Output::Note(s) => self.rec(Rec::Note(i, s)),
                 Output::Error(e) => self.fail("engine-error", format!("n{i}: {e}")),
                 Output::Vip { vrid, add } => {
+                    if !add && self.sabotage() == Some(Sabotage::KeepVips(i)) {
+                        continue;
+                    }
                     let v = self.sc.vrids.iter().position(|x| *x == vrid);
                     if let Some(h) =
                         v.and_then(|v| self.slots.get_mut(i).and_then(|s| s.vip.get_mut(v)))
@@ -1086,7 +1093,9 @@ impl<'a> Sim<'a> {
                 }
                 self.disturb();
                 self.pending = p;
-                self.node_input(i, |n, now| n.handle_link(now, up));
+                if up || self.sabotage() != Some(Sabotage::MissLinkDown(i)) {
+                    self.node_input(i, |n, now| n.handle_link(now, up));
+                }
             }
             FaultEvent::Track(i, up) => {
                 let p = if up {

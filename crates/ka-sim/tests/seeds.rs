@@ -135,3 +135,17 @@ fn a_backup_not_adopting_the_masters_interval_is_caught() {
     let (failed, names) = sabotaged(Sabotage::NoIntervalAdoption(0), EngineKind::Vrrp, 400);
     assert!(failed >= 3, "only {failed}/400 seeds caught it ({names:?})");
 }
+
+#[test]
+fn a_master_that_misses_its_link_going_down_is_caught() {
+    let (failed, names) = sabotaged(Sabotage::MissLinkDown(0), EngineKind::Vrrp, 200);
+    assert!(failed >= 5, "only {failed}/200 seeds caught it ({names:?})");
+    assert!(names.contains(&"fault-not-master"), "{names:?}");
+}
+
+#[test]
+fn addresses_kept_after_leaving_master_are_caught() {
+    let (failed, names) = sabotaged(Sabotage::KeepVips(0), EngineKind::Vrrp, 60);
+    assert!(failed >= 10, "only {failed}/60 seeds caught it ({names:?})");
+    assert_eq!(names, vec!["vip-follows-role"]);
+}
