@@ -5,7 +5,7 @@
 //! ka-sim --seed S [--trace]         replay one seed (with every trace line)
 //! options: --engine vrrp|ref  --units U (run length in advert intervals)
 //!          --sabotage ignore-priority|late-timers|advert-in-fault|no-interval-adoption|
-//!                     miss-link-down|keep-vips
+//!                     miss-link-down|keep-vips|inflate-priority
 //!          (plant a bug in node 0, active from a third of the run)
 //! ```
 //! Exits 1 when an invariant breaks, printing the seed, the invariant and the trace tail.
@@ -34,7 +34,7 @@ struct Args {
 fn usage() -> ExitCode {
     eprintln!(
         "usage: ka-sim (--seeds N [--start S] | --seed S [--trace]) [--engine vrrp|ref] [--units U] \
-         [--sabotage ignore-priority|late-timers|advert-in-fault|no-interval-adoption|miss-link-down|keep-vips]"
+         [--sabotage ignore-priority|late-timers|advert-in-fault|no-interval-adoption|miss-link-down|keep-vips|inflate-priority]"
     );
     ExitCode::from(2)
 }
@@ -74,6 +74,7 @@ fn parse() -> Option<Args> {
                     "no-interval-adoption" => Sabotage::NoIntervalAdoption(0),
                     "miss-link-down" => Sabotage::MissLinkDown(0),
                     "keep-vips" => Sabotage::KeepVips(0),
+                    "inflate-priority" => Sabotage::InflatePriority(0),
                     _ => return None,
                 })
             }

@@ -44,6 +44,8 @@
 //!   input) sends no advert. `only-master-advertises`: adverts come from masters (or from
 //!   an instance leaving master in that very input, e.g. its priority-0 advert).
 //! * `fault-not-master`: an instance whose link or tracked script is down is not master.
+//! * `no-spurious-stepdown`: a master never steps down to backup while it outranks every
+//!   eligible node and the network has been quiet for `2D` (nothing stale in flight).
 //! * `master-advertises`: a master sends an advert at least every advert interval.
 //! * `vip-follows-role`: virtual addresses are installed exactly while master.
 //! * `advert-storm`: at most `4n + 8` adverts per interval per destination over a whole
@@ -79,6 +81,8 @@ pub enum Sabotage {
     NoIntervalAdoption(usize),
     /// Node i is never told that its link went down.
     MissLinkDown(usize),
+    /// Node i sees every received advert with priority 255 (it yields to anyone).
+    InflatePriority(usize),
     /// Node i's address removals are lost (it keeps its VIPs after leaving master).
     KeepVips(usize),
 }
@@ -595,6 +599,30 @@ impl<'a> Sim<'a> {
         }
     }
 
+    /// Called when node i goes from master to backup: only a better-ranked advert may do
+    /// that (RFC 5798 section 6.4.3), so on a network quiet for two deliveries (no advert
+    /// from before a priority change or crash in flight) i must not outrank everyone.
+    fn on_step_down(&mut self, i: usize, v: usize) {
+        let window = 2 * self.dmax + 20_000;
+        let Some(since) = self.now.checked_sub(window) else {
+            return;
+        };
+        if !self.quiet_since(since) {
+            return;
+        }
+        let mine = self.rank(i, v);
+        if (0..self.n()).all(|j| j == i || !self.eligible(j, v) || self.rank(j, v) < mine) {
+            let vrid = self.vrid(v);
+            self.fail(
+                "no-spurious-stepdown",
+                format!(
+                    "n{i} vrid {vrid} (priority {}) left master although it outranks every live router",
+                    self.prio(i, v)
+                ),
+            );
+        }
+    }
+
     /// Called before node i dies or loses its link: the failover measurements to start.
     fn on_master_loss(&self, i: usize, kind: &'static str) -> Vec<Pending> {
         let mut out = Vec::new();
@@ -706,6 +734,9 @@ impl<'a> Sim<'a> {
                 });
                 if *role == Role::Master && prev != Role::Master {
                     self.on_new_master(i, v);
+                }
+                if *role == Role::Backup && prev == Role::Master {
+                    self.on_step_down(i, v);
                 }
             }
         }
@@ -1207,6 +1238,9 @@ impl<'a> Sim<'a> {
                     let mut p = (*pkt).clone();
                     if self.sabotage() == Some(Sabotage::IgnorePriority(to)) && p.priority != 0 {
                         p.priority = 1;
+                    }
+                    if self.sabotage() == Some(Sabotage::InflatePriority(to)) && p.priority != 0 {
+                        p.priority = 255;
                     }
                     if self.sabotage() == Some(Sabotage::NoIntervalAdoption(to)) {
                         let own = self.sc.node_adv_ns(to) / crate::scenario::CS_NS;

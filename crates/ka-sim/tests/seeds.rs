@@ -149,3 +149,14 @@ fn addresses_kept_after_leaving_master_are_caught() {
     assert!(failed >= 10, "only {failed}/60 seeds caught it ({names:?})");
     assert_eq!(names, vec!["vip-follows-role"]);
 }
+
+#[test]
+fn a_master_yielding_to_lower_priorities_is_caught() {
+    // Only seeds where node 0 is the best-ranked master qualify.
+    let (failed, names) = sabotaged(Sabotage::InflatePriority(0), EngineKind::Vrrp, 200);
+    assert!(
+        failed >= 10,
+        "only {failed}/200 seeds caught it ({names:?})"
+    );
+    assert!(names.contains(&"no-spurious-stepdown"), "{names:?}");
+}
