@@ -10,7 +10,8 @@ use std::net::IpAddr;
 use ka_model::{Centisecs, Vrid, VrrpVersion};
 use ka_vrrp::{
     Action, Event, IfaceId, InitialState, InstanceConfig, InstanceId, Instant, Router,
-    RouterConfig, RxMeta, StateKind, TrackConfig, TrackId, TrackState, Transmit, VipConfig,
+    RouterConfig, RxMeta, StateKind, SyncGroupConfig, TrackConfig, TrackId, TrackState, Transmit,
+    VipConfig,
 };
 use ka_wire::vrrp::{Version, VrrpPacket};
 
@@ -69,9 +70,18 @@ pub fn router_config(spec: &NodeSpec) -> Result<RouterConfig, String> {
         }
         instances.push(c);
     }
+    let sync_groups = if spec.sync_group {
+        vec![SyncGroupConfig {
+            name: "G".to_owned(),
+            members: instances.iter().map(|c| c.name.clone()).collect(),
+            tracking_weight: false,
+        }]
+    } else {
+        Vec::new()
+    };
     Ok(RouterConfig {
         instances,
-        sync_groups: Vec::new(),
+        sync_groups,
     })
 }
 

@@ -90,6 +90,8 @@ pub struct NodeSpec {
     pub clock_offset_ns: u64,
     /// One instance per VRID of the scenario.
     pub instances: Vec<InstSpec>,
+    /// All instances form one `vrrp_sync_group` (they move together).
+    pub sync_group: bool,
 }
 
 /// Something a node produced in reaction to an input.

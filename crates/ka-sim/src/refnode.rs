@@ -60,6 +60,7 @@ pub struct RefNode {
     link_up: bool,
     track_up: bool,
     started: bool,
+    group: bool,
 }
 
 impl RefNode {
@@ -85,6 +86,7 @@ impl RefNode {
             link_up: true,
             track_up: true,
             started: false,
+            group: spec.sync_group,
         }
     }
 
@@ -211,12 +213,12 @@ impl RefNode {
     }
 }
 
-impl Node for RefNode {
-    fn start(&mut self, now: LocalNanos) {
+impl RefNode {
+    fn start_inner(&mut self, now: LocalNanos) {
         self.startup(now);
     }
 
-    fn handle_packet(
+    fn handle_packet_inner(
         &mut self,
         now: LocalNanos,
         src: IpAddr,
@@ -269,7 +271,7 @@ impl Node for RefNode {
         }
     }
 
-    fn handle_timeout(&mut self, now: LocalNanos) {
+    fn handle_timeout_inner(&mut self, now: LocalNanos) {
         for i in 0..self.insts.len() {
             let Some(inst) = self.insts.get_mut(i) else {
                 continue;
@@ -288,17 +290,17 @@ impl Node for RefNode {
         }
     }
 
-    fn handle_link(&mut self, now: LocalNanos, up: bool) {
+    fn handle_link_inner(&mut self, now: LocalNanos, up: bool) {
         self.link_up = up;
         self.reevaluate(now, if up { "link up" } else { "link down" });
     }
 
-    fn handle_track(&mut self, now: LocalNanos, up: bool) {
+    fn handle_track_inner(&mut self, now: LocalNanos, up: bool) {
         self.track_up = up;
         self.reevaluate(now, if up { "track up" } else { "track down" });
     }
 
-    fn shutdown(&mut self, _now: LocalNanos) {
+    fn shutdown_inner(&mut self, _now: LocalNanos) {
         self.started = false;
         let ip = self.ip;
         for inst in &mut self.insts {
@@ -311,7 +313,7 @@ impl Node for RefNode {
         }
     }
 
-    fn poll_timeout(&mut self) -> Option<LocalNanos> {
+    fn poll_timeout_inner(&mut self) -> Option<LocalNanos> {
         self.insts
             .iter()
             .flat_map(|x| [x.master_down_at, x.adver_at])
@@ -319,8 +321,89 @@ impl Node for RefNode {
             .min()
     }
 
-    fn drain(&mut self, out: &mut Vec<Output>) {
+    fn drain_inner(&mut self, out: &mut Vec<Output>) {
         out.append(&mut self.roles);
         out.append(&mut self.out);
+    }
+}
+
+impl RefNode {
+    fn roles_now(&self) -> Vec<Role> {
+        self.insts.iter().map(|x| x.role).collect()
+    }
+
+    /// A minimal `vrrp_sync_group`: when one member becomes master the others follow; when
+    /// one yields to a better advert the other masters yield too.
+    fn sync(&mut self, now: LocalNanos, before: &[Role]) {
+        if !self.group {
+            return;
+        }
+        let after = self.roles_now();
+        let up = after
+            .iter()
+            .zip(before)
+            .any(|(a, b)| *a == Role::Master && *b != Role::Master);
+        let down = after
+            .iter()
+            .zip(before)
+            .any(|(a, b)| *a == Role::Backup && *b == Role::Master);
+        for (k, role) in after.iter().enumerate() {
+            if up && *role == Role::Backup {
+                self.become_master(k, now, "sync group");
+            } else if down && *role == Role::Master {
+                self.become_backup(k, now, "sync group");
+            }
+        }
+    }
+}
+
+impl Node for RefNode {
+    fn start(&mut self, now: LocalNanos) {
+        let before = self.roles_now();
+        self.start_inner(now);
+        self.sync(now, &before);
+    }
+
+    fn handle_packet(
+        &mut self,
+        now: LocalNanos,
+        src: IpAddr,
+        dst: IpAddr,
+        ttl: u8,
+        pkt: &VrrpPacket,
+    ) {
+        let before = self.roles_now();
+        self.handle_packet_inner(now, src, dst, ttl, pkt);
+        self.sync(now, &before);
+    }
+
+    fn handle_timeout(&mut self, now: LocalNanos) {
+        let before = self.roles_now();
+        self.handle_timeout_inner(now);
+        self.sync(now, &before);
+    }
+
+    fn handle_link(&mut self, now: LocalNanos, up: bool) {
+        let before = self.roles_now();
+        self.handle_link_inner(now, up);
+        self.sync(now, &before);
+    }
+
+    fn handle_track(&mut self, now: LocalNanos, up: bool) {
+        let before = self.roles_now();
+        self.handle_track_inner(now, up);
+        self.sync(now, &before);
+    }
+
+    fn shutdown(&mut self, now: LocalNanos) {
+        self.shutdown_inner(now);
+    }
+
+    fn poll_timeout(&mut self) -> Option<LocalNanos> {
+        self.poll_timeout_inner()
+    }
+
+    fn drain(&mut self, out: &mut Vec<Output>) {
+        self.drain_inner(out);
     }
 }

@@ -188,7 +188,7 @@ impl Scenario {
     /// One-line summary.
     pub fn summary(&self) -> String {
         let mut s = format!(
-            "seed {} : {} nodes, {:?}, {}, {}, advert_int {} cs{}, vrids {:?}, {} fault events, {:.3} s",
+            "seed {} : {} nodes, {:?}, {}, {}, advert_int {} cs{}, vrids {:?}{}, {} fault events, {:.3} s",
             self.seed,
             self.nodes.len(),
             self.version,
@@ -197,6 +197,7 @@ impl Scenario {
             self.adver_int_cs,
             if self.mixed_intervals { " (mixed)" } else { "" },
             self.vrids,
+            if self.nodes.first().is_some_and(|n| n.sync_group) { " (sync group)" } else { "" },
             self.faults.len(),
             self.duration_ns as f64 / 1e9,
         );
@@ -287,6 +288,7 @@ impl Scenario {
                 IpAddr::V4(Ipv4Addr::new(192, 0, 2, last))
             }
         };
+        let sync_group = vrids.len() == 2 && rng.chance(0.4);
         // Priorities per VRID: ties on purpose (IP tie-break), at most one owner (255).
         let mut prios: Vec<Vec<u8>> = vec![Vec::new(); n];
         for _ in &vrids {
@@ -320,7 +322,7 @@ impl Scenario {
             } else {
                 Vec::new()
             };
-            let instances = vrids
+            let mut instances: Vec<InstSpec> = vrids
                 .iter()
                 .zip(node_prios)
                 .map(|(&vrid, &priority)| {
@@ -366,6 +368,19 @@ impl Scenario {
                     },
                 )
                 .collect();
+            if sync_group {
+                // Members of a vrrp_sync_group: the same election parameters in both
+                // instances (a consistent configuration), and keepalived makes group
+                // members' tracks unweighted.
+                if let [a, b] = instances.as_mut_slice() {
+                    a.track_weight = a.track_weight.map(|_| 0);
+                    *b = InstSpec {
+                        vrid: b.vrid,
+                        vips: b.vips.clone(),
+                        ..a.clone()
+                    };
+                }
+            }
             nodes.push(NodeSpec {
                 id: i,
                 ip,
@@ -373,6 +388,7 @@ impl Scenario {
                 drift_ppm: rng.range(0, 2 * MAX_DRIFT_PPM as u64) as i64 - MAX_DRIFT_PPM,
                 clock_offset_ns: rng.range(0, 1_000_000_000_000),
                 instances,
+                sync_group,
             });
         }
         let links = (0..n)

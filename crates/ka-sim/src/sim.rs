@@ -44,6 +44,8 @@
 //!   input) sends no advert. `only-master-advertises`: adverts come from masters (or from
 //!   an instance leaving master in that very input, e.g. its priority-0 advert).
 //! * `fault-not-master`: an instance whose link or tracked script is down is not master.
+//! * `sync-group` (scenarios whose two instances form a `vrrp_sync_group` with identical
+//!   election parameters): after the settle time, a node is master of both or of neither.
 //! * `no-spurious-stepdown`: a master never steps down to backup while it outranks every
 //!   eligible node and the network has been quiet for `2D` (nothing stale in flight).
 //! * `master-advertises`: a master sends an advert at least every advert interval.
@@ -424,6 +426,7 @@ impl<'a> Sim<'a> {
         if self.violation.is_some() {
             return;
         }
+        self.check_group();
         for v in 0..self.nv() {
             let vrid = self.vrid(v);
             // A router whose link is down must not stay master.
@@ -518,6 +521,36 @@ impl<'a> Sim<'a> {
                     format!(
                         "vrid {vrid}: n{m} (priority {pm}) is master but n{b} has priority {} and preempts",
                         self.prio(b, v)
+                    ),
+                );
+                return;
+            }
+        }
+    }
+
+    /// `sync-group`: once both instances have settled, every eligible member of a sync
+    /// group is master of both instances or of neither.
+    fn check_group(&mut self) {
+        let grouped = self.slots.first().is_some_and(|s| s.spec.sync_group);
+        if !grouped || self.nv() != 2 || self.unclean > 0 || self.violation.is_some() {
+            return;
+        }
+        let settle = self.settle_ns(0).max(self.settle_ns(1));
+        if self.now <= self.disturbed_at + settle {
+            return;
+        }
+        for i in 0..self.n() {
+            if !self.eligible(i, 0) || !self.eligible(i, 1) {
+                continue;
+            }
+            let (a, b) = (self.role(i, 0), self.role(i, 1));
+            if (a == Role::Master) != (b == Role::Master) {
+                self.fail(
+                    "sync-group",
+                    format!(
+                        "n{i}: vrid {} is {a:?} but vrid {} is {b:?} in one sync group",
+                        self.vrid(0),
+                        self.vrid(1)
                     ),
                 );
                 return;
@@ -1335,6 +1368,7 @@ mod tests {
             drift_ppm,
             clock_offset_ns,
             instances: Vec::new(),
+            sync_group: false,
         }
     }
 
