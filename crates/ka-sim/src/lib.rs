@@ -11,8 +11,14 @@
 //! module that touches it) and [`refnode`] (a small independent RFC 5798 model used to
 //! validate the simulator itself).
 //!
+//! The invariants (single master after faults heal, no spurious take-over or step-down,
+//! RFC failover bounds, silent FAULT, VIPs follow the role, sync groups, bounded advert
+//! rate, ...) are defined precisely in [`sim`]. [`sim::Sabotage`] plants a bug in one node
+//! through the simulator (never by editing the engine) to show that each check can fail.
+//!
 //! Call order: [`run_seed`] (or [`scenario::Scenario::generate`] then
-//! [`sim::run_scenario`]), then read the [`sim::RunReport`].
+//! [`sim::run_scenario`]), then read the [`sim::RunReport`]. The CLI
+//! (`cargo run --release -p ka-sim -- --seeds N`, `--seed S --trace`) wraps the same.
 
 pub mod engine;
 pub mod node;
