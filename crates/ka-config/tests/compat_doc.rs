@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-const MARKER: &str = "<!-- generated below from docs/compat/vrrp.md and docs/compat/lvs.md; do not edit by hand -->";
+const MARKER: &str =
+    "<!-- generated below from docs/compat/vrrp.md and docs/compat/lvs.md; do not edit by hand -->";
 
 /// A per-side file with its headings moved down one level under this document's "Keywords".
 fn demote(text: &str) -> String {
@@ -24,7 +25,9 @@ fn compatibility_doc_lists_every_keyword() {
     let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs");
     let doc_path = docs.join("COMPATIBILITY.md");
     let doc = std::fs::read_to_string(&doc_path).unwrap();
-    let (head, _) = doc.split_once(MARKER).expect("marker line in docs/COMPATIBILITY.md");
+    let (head, _) = doc
+        .split_once(MARKER)
+        .expect("marker line in docs/COMPATIBILITY.md");
     let mut expected = format!("{head}{MARKER}\n");
     for side in ["vrrp.md", "lvs.md"] {
         let text = std::fs::read_to_string(docs.join("compat").join(side)).unwrap();
