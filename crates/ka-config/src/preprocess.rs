@@ -62,7 +62,7 @@
 
 use crate::diag::{did_you_mean, Diagnostic};
 use crate::source::{FileId, FileSystem, SourceMap, Span};
-use crate::syntax::{build_tree, Line, Node, Token};
+use crate::syntax::{Line, Node, Token, TreeBuilder};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -151,13 +151,54 @@ pub struct Preprocessed {
 
 /// Loads `path` through `fs`: preprocesses it and builds the tree.
 pub fn load(path: &Path, fs: &dyn FileSystem, opts: &LoadOptions) -> Loaded {
-    let p = preprocess(path, fs, opts);
-    let (tree, tree_diags) = build_tree(p.lines);
+    let mut tree = Vec::new();
+    let s = load_streaming(path, fs, opts, &mut |n| tree.push(n));
+    Loaded {
+        sources: s.sources,
+        tree,
+        diagnostics: s.diagnostics,
+        included_from: s.included_from,
+    }
+}
+
+/// The result of [`load_streaming`]: everything [`Loaded`] has but the tree.
+#[derive(Debug, Clone)]
+pub struct Streamed {
+    /// See [`Loaded::sources`].
+    pub sources: SourceMap,
+    /// Everything found wrong while preprocessing and building the tree.
+    pub diagnostics: Vec<Diagnostic>,
+    /// See [`Loaded::included_from`].
+    pub included_from: Vec<Option<Span>>,
+}
+
+/// Loads `path` like [`load`], but hands each top-level node to `on_node` as soon as it is
+/// complete, so the whole tree never needs to be held (see [`crate::lower::Lowering`]).
+/// The nodes arrive in the order [`load`] would list them.
+pub fn load_streaming(
+    path: &Path,
+    fs: &dyn FileSystem,
+    opts: &LoadOptions,
+    on_node: &mut dyn FnMut(Node),
+) -> Streamed {
+    let mut builder = TreeBuilder::default();
+    let mut ready = Vec::new();
+    let mut sink = |line: Line| {
+        builder.push_line(line);
+        builder.take_ready(&mut ready);
+        for n in ready.drain(..) {
+            on_node(n);
+        }
+    };
+    let p = run_pre(path, fs, opts, &mut sink);
+    let (rest, tree_diags) = builder.finish();
+    for n in rest {
+        on_node(n);
+    }
     let mut diagnostics = p.diagnostics;
     diagnostics.extend(tree_diags);
-    Loaded {
+    Streamed {
         sources: p.sources,
-        tree,
         diagnostics,
         included_from: p.included_from,
     }
@@ -172,7 +213,24 @@ pub fn load_str(text: &str, opts: &LoadOptions) -> Loaded {
 
 /// Preprocesses `path` into lines of tokens.
 pub fn preprocess(path: &Path, fs: &dyn FileSystem, opts: &LoadOptions) -> Preprocessed {
-    let mut pre = Pre::new(fs, opts);
+    let mut lines = Vec::new();
+    let s = run_pre(path, fs, opts, &mut |l| lines.push(l));
+    Preprocessed {
+        sources: s.sources,
+        lines,
+        diagnostics: s.diagnostics,
+        included_from: s.included_from,
+    }
+}
+
+/// Runs the preprocessor, handing each line of tokens to `out`.
+fn run_pre(
+    path: &Path,
+    fs: &dyn FileSystem,
+    opts: &LoadOptions,
+    out: &mut dyn FnMut(Line),
+) -> Streamed {
+    let mut pre = Pre::new(fs, opts, out);
     match fs.read(path) {
         Ok(text) => {
             pre.in_chars = text.chars().count();
@@ -192,9 +250,8 @@ pub fn preprocess(path: &Path, fs: &dyn FileSystem, opts: &LoadOptions) -> Prepr
             e
         ))),
     }
-    Preprocessed {
+    Streamed {
         sources: pre.sources,
-        lines: pre.out,
         diagnostics: pre.diags,
         included_from: pre.included_from,
     }
@@ -282,16 +339,30 @@ trait Source {
     fn next(&mut self, pre: &mut Pre<'_>) -> Option<Result<Text, Raw>>;
 }
 
+/// The physical lines of a file, read in place (as `text.split('\n')`).
 struct FileSource {
     file: FileId,
-    lines: Vec<String>,
+    text: std::sync::Arc<str>,
+    /// Byte offset of the next line; `None` after the last one.
+    pos: Option<usize>,
     idx: usize,
 }
 
 impl Source for FileSource {
     fn next(&mut self, pre: &mut Pre<'_>) -> Option<Result<Text, Raw>> {
         loop {
-            let raw = self.lines.get(self.idx)?;
+            let pos = self.pos?;
+            let rest = self.text.get(pos..)?;
+            let raw = match rest.find('\n') {
+                Some(i) => {
+                    self.pos = Some(pos + i + 1);
+                    rest.get(..i)?
+                }
+                None => {
+                    self.pos = None;
+                    rest
+                }
+            };
             self.idx += 1;
             let line_no = u32::try_from(self.idx).unwrap_or(u32::MAX);
             let raw = raw.trim_end_matches(['\r', '\n']);
@@ -330,7 +401,8 @@ struct Pre<'a> {
     included_from: Vec<Option<Span>>,
     diags: Vec<Diagnostic>,
     seen: HashSet<(Span, String)>,
-    out: Vec<Line>,
+    /// Where each line of tokens goes.
+    out: &'a mut dyn FnMut(Line),
     defs: HashMap<String, Value>,
     /// Open files (normalised path, id), innermost last.
     stack: Vec<(PathBuf, FileId)>,
@@ -343,7 +415,7 @@ struct Pre<'a> {
 }
 
 impl<'a> Pre<'a> {
-    fn new(fs: &'a dyn FileSystem, opts: &'a LoadOptions) -> Self {
+    fn new(fs: &'a dyn FileSystem, opts: &'a LoadOptions, out: &'a mut dyn FnMut(Line)) -> Self {
         let mut defs = HashMap::new();
         defs.insert("_PWD".to_string(), Value::Pwd);
         defs.insert("_INSTANCE".to_string(), Value::Instance);
@@ -368,7 +440,7 @@ impl<'a> Pre<'a> {
             included_from: Vec::new(),
             diags: Vec::new(),
             seen: HashSet::new(),
-            out: Vec::new(),
+            out,
             defs,
             stack: Vec::new(),
             include_check: 0,
@@ -416,14 +488,16 @@ impl<'a> Pre<'a> {
     // ---- files ----
 
     fn run_file(&mut self, path: PathBuf, text: String, from: Option<Span>) {
-        let id = self.sources.add(path.clone(), text.clone());
+        let text: std::sync::Arc<str> = text.into();
+        let id = self.sources.add_shared(path.clone(), text.clone());
         self.included_from.push(from);
         let norm = crate::fs::normalize(&path);
         self.stack.push((norm, id));
         let sav = self.include_check;
         let mut src = FileSource {
             file: id,
-            lines: text.split('\n').map(str::to_string).collect(),
+            text,
+            pos: Some(0),
             idx: 0,
         };
         self.run(&mut src);
@@ -1322,7 +1396,7 @@ impl<'a> Pre<'a> {
         }
         let toks = tokenize_text(&seg);
         if !toks.is_empty() {
-            self.out.push(toks);
+            (self.out)(toks);
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Index of a file in a [`SourceMap`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -26,8 +27,8 @@ pub struct Span {
 pub struct SourceFile {
     /// The path as it was resolved (what diagnostics print).
     pub path: PathBuf,
-    /// The whole text.
-    pub text: String,
+    /// The whole text (shared with the preprocessor while it reads the file).
+    pub text: Arc<str>,
 }
 
 /// All files read while loading one configuration.
@@ -39,6 +40,10 @@ pub struct SourceMap {
 impl SourceMap {
     /// Adds a file and returns its id.
     pub fn add(&mut self, path: PathBuf, text: String) -> FileId {
+        self.add_shared(path, text.into())
+    }
+    /// Adds a file whose text is shared, and returns its id.
+    pub fn add_shared(&mut self, path: PathBuf, text: Arc<str>) -> FileId {
         let id = FileId(u32::try_from(self.files.len()).unwrap_or(u32::MAX));
         self.files.push(SourceFile { path, text });
         id

@@ -116,12 +116,29 @@ pub fn tokenize(file: FileId, text: &str) -> Vec<Line> {
 
 /// Builds the tree from lines of tokens. Unbalanced braces are reported, never panicked on.
 pub fn build_tree(lines: Vec<Line>) -> (Vec<Node>, Vec<Diagnostic>) {
-    let mut diags = Vec::new();
-    // Stack of open blocks: (node waiting for its block, open span, children so far).
-    let mut stack: Vec<(Option<Node>, Span, Vec<Node>)> = Vec::new();
-    let mut top: Vec<Node> = Vec::new();
-    // The node most recently completed at the current level, which a lone `{` can open.
+    let mut b = TreeBuilder::default();
     for line in lines {
+        b.push_line(line);
+    }
+    b.finish()
+}
+
+/// Builds the tree line by line, so that a caller can take each top-level node as soon as
+/// it is complete ([`TreeBuilder::take_ready`]) instead of holding the whole tree.
+#[derive(Debug, Default)]
+pub struct TreeBuilder {
+    /// Stack of open blocks: (node waiting for its block, open span, children so far).
+    stack: Vec<(Option<Node>, Span, Vec<Node>)>,
+    /// Top-level nodes not yet taken.
+    top: Vec<Node>,
+    /// Findings so far.
+    diags: Vec<Diagnostic>,
+}
+
+impl TreeBuilder {
+    /// Adds one line of tokens.
+    pub fn push_line(&mut self, line: Line) {
+        let Self { stack, top, diags } = self;
         let mut current: Option<Node> = None;
         for tok in line {
             match tok.text.as_str() {
@@ -132,7 +149,7 @@ pub fn build_tree(lines: Vec<Line>) -> (Vec<Node>, Vec<Diagnostic>) {
                             // `{` on a line of its own opens the previous node's block.
                             let level = match stack.last_mut() {
                                 Some((_, _, ch)) => ch,
-                                None => &mut top,
+                                None => &mut *top,
                             };
                             match level.last() {
                                 Some(n) if n.block.is_none() => level.pop(),
@@ -150,7 +167,7 @@ pub fn build_tree(lines: Vec<Line>) -> (Vec<Node>, Vec<Diagnostic>) {
                 }
                 "}" if !tok.quoted => {
                     if let Some(n) = current.take() {
-                        push_child(&mut stack, &mut top, n);
+                        push_child(stack, top, n);
                     }
                     match stack.pop() {
                         Some((node, open, children)) => {
@@ -162,12 +179,12 @@ pub fn build_tree(lines: Vec<Line>) -> (Vec<Node>, Vec<Diagnostic>) {
                             match node {
                                 Some(mut n) => {
                                     n.block = Some(block);
-                                    push_child(&mut stack, &mut top, n);
+                                    push_child(stack, top, n);
                                 }
                                 None => {
                                     // Orphan block: keep its children at this level.
                                     for c in block.children {
-                                        push_child(&mut stack, &mut top, c);
+                                        push_child(stack, top, c);
                                     }
                                 }
                             }
@@ -191,32 +208,47 @@ pub fn build_tree(lines: Vec<Line>) -> (Vec<Node>, Vec<Diagnostic>) {
             }
         }
         if let Some(n) = current.take() {
-            push_child(&mut stack, &mut top, n);
+            push_child(stack, top, n);
         }
     }
-    while let Some((node, open, children)) = stack.pop() {
-        diags.push(
-            Diagnostic::error(open, "`{` is never closed")
-                .with_help("add the matching `}` at the end of the block"),
-        );
-        let block = Block {
-            open,
-            close: None,
-            children,
-        };
-        match node {
-            Some(mut n) => {
-                n.block = Some(block);
-                push_child(&mut stack, &mut top, n);
-            }
-            None => {
-                for c in block.children {
-                    push_child(&mut stack, &mut top, c);
+
+    /// Moves the top-level nodes that can no longer change into `out`, in order. A
+    /// top-level node without a block stays until the next line shows whether a lone `{`
+    /// opens its block.
+    pub fn take_ready(&mut self, out: &mut Vec<Node>) {
+        let keep_last = self.stack.is_empty() && self.top.last().is_some_and(|n| n.block.is_none());
+        let n = self.top.len() - usize::from(keep_last);
+        out.extend(self.top.drain(..n));
+    }
+
+    /// Closes what is still open (reporting it) and returns the remaining top-level nodes
+    /// and all findings.
+    pub fn finish(mut self) -> (Vec<Node>, Vec<Diagnostic>) {
+        let Self { stack, top, diags } = &mut self;
+        while let Some((node, open, children)) = stack.pop() {
+            diags.push(
+                Diagnostic::error(open, "`{` is never closed")
+                    .with_help("add the matching `}` at the end of the block"),
+            );
+            let block = Block {
+                open,
+                close: None,
+                children,
+            };
+            match node {
+                Some(mut n) => {
+                    n.block = Some(block);
+                    push_child(stack, top, n);
+                }
+                None => {
+                    for c in block.children {
+                        push_child(stack, top, c);
+                    }
                 }
             }
         }
+        (std::mem::take(top), std::mem::take(diags))
     }
-    (top, diags)
 }
 
 fn push_child(stack: &mut [(Option<Node>, Span, Vec<Node>)], top: &mut Vec<Node>, n: Node) {
@@ -277,5 +309,28 @@ mod tests {
         assert_eq!(d.len(), 1);
         let (_, d) = parse("}\n");
         assert_eq!(d.len(), 1);
+    }
+
+    #[test]
+    fn streaming_matches_whole_tree() {
+        let texts = [
+            "global_defs\n{\n router_id a\n}\nvrrp_instance X {\n state MASTER\n}\n",
+            "a\nb\n{\n c\n}\n{\n d\n}\ne\n",
+            "{\n x\n y\n}\n{\n z\n}\n",
+            "a {\n b {\n c\n}\nd\n",
+            "}\na b c\nx { y } z\n{\n",
+        ];
+        for t in texts {
+            let whole = parse(t);
+            let mut b = TreeBuilder::default();
+            let mut got = Vec::new();
+            for line in tokenize(FileId(0), t) {
+                b.push_line(line);
+                b.take_ready(&mut got);
+            }
+            let (rest, d) = b.finish();
+            got.extend(rest);
+            assert_eq!((got, d), whole, "{t:?}");
+        }
     }
 }

@@ -2,8 +2,8 @@
 
 use crate::Format;
 use ka_config::fs::StdFs;
-use ka_config::lower::{lower, Env};
-use ka_config::preprocess::{load, LoadOptions};
+use ka_config::lower::{Env, Lowering};
+use ka_config::preprocess::{load_streaming, LoadOptions};
 use ka_config::render;
 use ka_config::source::FileSystem;
 use ka_config::Severity;
@@ -46,7 +46,6 @@ pub fn run(req: &Request) -> ExitCode {
         cwd: std::env::current_dir().ok(),
         ..LoadOptions::default()
     };
-    let loaded = load(&req.file, &fs, &opts);
     let interfaces = if req.host_checks {
         fs.read_dir(Path::new("/sys/class/net")).ok()
     } else {
@@ -56,7 +55,11 @@ pub fn run(req: &Request) -> ExitCode {
         fs: &fs,
         interfaces,
     };
-    let (config, lower_diags) = lower(&loaded.tree, &env);
+    // Each top-level block is lowered as soon as it is complete and its tokens dropped,
+    // so the whole syntax tree is never held at once.
+    let mut lowering = Lowering::new(&env);
+    let loaded = load_streaming(&req.file, &fs, &opts, &mut |node| lowering.node(&node));
+    let (config, lower_diags) = lowering.finish();
     let mut diags = loaded.diagnostics.clone();
     diags.extend(lower_diags);
     diags.sort_by_key(|d| d.span.map(|s| (s.file, s.line, s.col)));

@@ -1252,6 +1252,11 @@ fn lower_vs(cx: &mut Lowerer<'_>, cfg: &mut Config, node: &Node) {
         sorry_server: sorry,
         real_servers,
     });
+    // Vectors grown by push keep spare room; a large configuration holds tens of
+    // thousands of them, so give it back.
+    if let Some(vs) = cfg.lvs.virtual_servers.last_mut() {
+        shrink_vs(vs);
+    }
 }
 
 fn lower_rs(cx: &mut Lowerer<'_>, node: &Node) -> Option<PendingRs> {
@@ -1506,6 +1511,22 @@ fn check_group_families(cx: &mut Lowerer<'_>, vs: &VirtualServer, g: &VirtualSer
                     "a group may mix families only if all its real servers use `lvs_method TUN`",
                 ),
             );
+        }
+    }
+}
+
+/// Drops the spare capacity of a virtual server's vectors (real servers, checkers, URLs).
+fn shrink_vs(vs: &mut VirtualServer) {
+    vs.real_servers.shrink_to_fit();
+    for rs in &mut vs.real_servers {
+        rs.checkers.shrink_to_fit();
+        for c in &mut rs.checkers {
+            if let CheckerKind::Http(h) | CheckerKind::Ssl(h) = &mut c.kind {
+                h.urls.shrink_to_fit();
+                for u in &mut h.urls {
+                    u.status_codes.shrink_to_fit();
+                }
+            }
         }
     }
 }

@@ -237,22 +237,49 @@ pub const TOP: BlockSpec = BlockSpec {
 /// Lowers a whole tree. Top-level blocks are handed to [`vrrp::lower_top`] or
 /// [`lvs::lower_top`]; cross-references are checked once everything is read.
 pub fn lower(tree: &[Node], env: &Env<'_>) -> (Config, Vec<Diagnostic>) {
-    let mut cx = Lowerer::new(env);
-    let mut cfg = Config::default();
+    let mut l = Lowering::new(env);
     for node in tree {
-        if !cx.admit(node, &TOP) {
-            continue;
-        }
-        match node.keyword.text.as_str() {
-            "virtual_server_group" | "virtual_server" | "SSL" => {
-                lvs::lower_top(&mut cx, &mut cfg, node)
-            }
-            _ => vrrp::lower_top(&mut cx, &mut cfg, node),
+        l.node(node);
+    }
+    l.finish()
+}
+
+/// Lowering one top-level node at a time, so that a caller can drop each node's tokens as
+/// soon as it is lowered (see [`crate::preprocess::load_streaming`]). Same result as
+/// [`lower`] on the same nodes in the same order.
+#[derive(Debug)]
+pub struct Lowering<'a> {
+    cx: Lowerer<'a>,
+    cfg: Config,
+}
+
+impl<'a> Lowering<'a> {
+    /// A fresh lowering.
+    pub fn new(env: &'a Env<'a>) -> Self {
+        Self {
+            cx: Lowerer::new(env),
+            cfg: Config::default(),
         }
     }
-    vrrp::check(&mut cx, &cfg);
-    lvs::check(&mut cx, &cfg);
-    (cfg, cx.diags)
+
+    /// Lowers the next top-level node.
+    pub fn node(&mut self, node: &Node) {
+        let (cx, cfg) = (&mut self.cx, &mut self.cfg);
+        if !cx.admit(node, &TOP) {
+            return;
+        }
+        match node.keyword.text.as_str() {
+            "virtual_server_group" | "virtual_server" | "SSL" => lvs::lower_top(cx, cfg, node),
+            _ => vrrp::lower_top(cx, cfg, node),
+        }
+    }
+
+    /// Runs the whole-configuration checks and returns the model and the findings.
+    pub fn finish(mut self) -> (Config, Vec<Diagnostic>) {
+        vrrp::check(&mut self.cx, &self.cfg);
+        lvs::check(&mut self.cx, &self.cfg);
+        (self.cfg, self.cx.diags)
+    }
 }
 
 /// The closest candidate to `word` by edit distance, if it is close enough to be a typo
