@@ -218,6 +218,8 @@ fn sniff_cmd(a: &SniffArgs) -> ExitCode {
     let mut out = stdout.lock();
     match sniff::sniff_pcap(&bytes, a.json, &mut out) {
         Ok(_) => ExitCode::SUCCESS,
+        // `sniff ... | head` closes the pipe early: not an error.
+        Err(e) if e.contains("Broken pipe") => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("keepalived-rs: {}: {e}", a.read.display());
             ExitCode::from(1)

@@ -6,9 +6,15 @@
 //! printed with our reason; keepalived's messages without a line are printed too.
 //! keepalived must be installed (.ci/run installs it): a missing keepalived fails the test.
 
+// Helpers outside #[test] functions unwrap too: a panic here is a failed test.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// (file basename, line) -> messages.
+type Flags = BTreeMap<(String, u32), Vec<String>>;
 
 const SAMPLES: &str = "/usr/share/doc/keepalived/samples";
 
@@ -42,7 +48,7 @@ fn configs() -> Vec<PathBuf> {
             let p = e.path();
             if p.is_dir() {
                 // Directories named `*.d` hold included fragments, not top-level configs.
-                if !p.extension().is_some_and(|x| x == "d") {
+                if p.extension().is_none_or(|x| x != "d") {
                     stack.push(p);
                 }
             } else if p.extension().is_some_and(|x| x == "conf") {
@@ -55,10 +61,7 @@ fn configs() -> Vec<PathBuf> {
 }
 
 /// (basename, line) -> keepalived's messages; and keepalived's messages without a line.
-fn keepalived_flags(
-    file: &Path,
-    id: &str,
-) -> (BTreeMap<(String, u32), Vec<String>>, Vec<String>, i32) {
+fn keepalived_flags(file: &Path, id: &str) -> (Flags, Vec<String>, i32) {
     let out = Command::new("timeout")
         .args(["20", "keepalived", "-t", "-l", "-i", id, "-f"])
         .arg(file)
@@ -96,7 +99,7 @@ fn keepalived_flags(
 }
 
 /// (basename, line) -> our messages.
-fn our_flags(file: &Path, id: &str) -> (BTreeMap<(String, u32), Vec<String>>, i32) {
+fn our_flags(file: &Path, id: &str) -> (Flags, i32) {
     let out = Command::new(env!("CARGO_BIN_EXE_keepalived-rs"))
         .args(["check", "--format", "json", "-i", id])
         .arg(file)
