@@ -1517,16 +1517,27 @@ fn check_group_families(cx: &mut Lowerer<'_>, vs: &VirtualServer, g: &VirtualSer
 
 /// Drops the spare capacity of a virtual server's vectors (real servers, checkers, URLs).
 fn shrink_vs(vs: &mut VirtualServer) {
-    vs.real_servers.shrink_to_fit();
+    exact(&mut vs.real_servers);
     for rs in &mut vs.real_servers {
-        rs.checkers.shrink_to_fit();
+        exact(&mut rs.checkers);
         for c in &mut rs.checkers {
             if let CheckerKind::Http(h) | CheckerKind::Ssl(h) = &mut c.kind {
-                h.urls.shrink_to_fit();
+                exact(&mut h.urls);
                 for u in &mut h.urls {
-                    u.status_codes.shrink_to_fit();
+                    exact(&mut u.status_codes);
                 }
             }
         }
+    }
+}
+
+/// Moves a vector's items into a fresh allocation of exactly their size. Unlike
+/// `shrink_to_fit` (which splits the block in place and leaves a small free hole after
+/// every vector, tens of megabytes of unusable holes for 20000 real servers), this frees
+/// the whole old block, which the next virtual server's vectors then reuse.
+fn exact<T>(v: &mut Vec<T>) {
+    if v.capacity() > v.len() {
+        let e: Vec<T> = v.drain(..).collect();
+        *v = e;
     }
 }
