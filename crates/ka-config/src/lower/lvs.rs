@@ -1537,7 +1537,8 @@ fn shrink_vs(vs: &mut VirtualServer) {
 /// the whole old block, which the next virtual server's vectors then reuse.
 fn exact<T>(v: &mut Vec<T>) {
     if v.capacity() > v.len() {
-        let e: Vec<T> = v.drain(..).collect();
+        let mut e = Vec::with_capacity(v.len());
+        e.append(v);
         *v = e;
     }
 }
