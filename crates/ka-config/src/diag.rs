@@ -63,12 +63,26 @@ pub fn did_you_mean<'c>(
     word: &str,
     candidates: impl IntoIterator<Item = &'c str>,
 ) -> Option<&'c str> {
-    let w = word.to_lowercase();
-    let limit = (w.chars().count() / 3).max(1);
+    let w: Vec<char> = word.to_lowercase().chars().collect();
+    let limit = (w.len() / 3).max(1);
     let mut best: Option<(usize, &'c str)> = None;
+    let mut cand: Vec<char> = Vec::new();
+    let mut rows = Rows::default();
     for c in candidates {
-        let d = edit_distance(&w, &c.to_lowercase());
-        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
+        // Only a strictly better candidate can win.
+        let bound = match best {
+            Some((0, _)) => break,
+            Some((bd, _)) => bd - 1,
+            None => limit,
+        };
+        // Cheap length filter (exact for ASCII, where lower-casing keeps the length):
+        // the distance is at least the difference in length.
+        if c.is_ascii() && c.len().abs_diff(w.len()) > bound {
+            continue;
+        }
+        cand.clear();
+        cand.extend(c.to_lowercase().chars());
+        if let Some(d) = bounded_distance(&w, &cand, bound, &mut rows) {
             best = Some((d, c));
         }
     }
@@ -79,12 +93,34 @@ pub fn did_you_mean<'c>(
 pub fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    // Three rows: two back (for transpositions), previous, current.
-    let mut prev2: Vec<usize> = vec![0; b.len() + 1];
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur: Vec<usize> = vec![0; b.len() + 1];
+    bounded_distance(&a, &b, usize::MAX, &mut Rows::default()).unwrap_or(usize::MAX)
+}
+
+/// Reusable rows of the distance table.
+#[derive(Default)]
+struct Rows {
+    prev2: Vec<usize>,
+    prev: Vec<usize>,
+    cur: Vec<usize>,
+}
+
+/// The optimal-string-alignment distance of `a` and `b` if it is at most `bound`; stops
+/// early (`None`) as soon as it must exceed it, so scanning many far candidates is cheap.
+fn bounded_distance(a: &[char], b: &[char], bound: usize, rows: &mut Rows) -> Option<usize> {
+    if a.len().abs_diff(b.len()) > bound {
+        return None;
+    }
+    let n = b.len() + 1;
+    let Rows { prev2, prev, cur } = rows;
+    prev2.clear();
+    prev2.resize(n, 0);
+    prev.clear();
+    prev.extend(0..n);
+    cur.clear();
+    cur.resize(n, 0);
     for (i, &ca) in a.iter().enumerate() {
         cur[0] = i + 1;
+        let mut row_min = cur[0];
         for (j, &cb) in b.iter().enumerate() {
             let cost = usize::from(ca != cb);
             let mut v = (prev[j + 1] + 1).min(cur[j] + 1).min(prev[j] + cost);
@@ -92,11 +128,18 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
                 v = v.min(prev2[j - 1] + 1);
             }
             cur[j + 1] = v;
+            row_min = row_min.min(v);
         }
-        std::mem::swap(&mut prev2, &mut prev);
-        std::mem::swap(&mut prev, &mut cur);
+        // Every alignment passes through this row or the one before it (a transposition
+        // steps over one row), so when both exceed the bound, so does the distance.
+        let prev_min = prev.iter().copied().min().unwrap_or(0);
+        if row_min.min(prev_min) > bound {
+            return None;
+        }
+        std::mem::swap(prev2, prev);
+        std::mem::swap(prev, cur);
     }
-    prev.get(b.len()).copied().unwrap_or(0)
+    prev.get(b.len()).copied().filter(|&d| d <= bound)
 }
 
 #[cfg(test)]
@@ -131,5 +174,43 @@ mod tests {
         assert_eq!(did_you_mean("advert", c), None);
         assert_eq!(did_you_mean("zzzzzz", c), None);
         assert_eq!(did_you_mean("x", c), None);
+    }
+
+    #[test]
+    fn bounded_agrees_with_full_distance() {
+        let words = [
+            "",
+            "a",
+            "ab",
+            "ba",
+            "abc",
+            "acb",
+            "kitten",
+            "sitting",
+            "VI_1",
+            "VI_10",
+            "MISSING_1",
+            "preempt_delay",
+            "preemtp_delay",
+            "priority",
+            "ca",
+            "abcdef",
+            "badcfe",
+        ];
+        let full = |a: &[char], b: &[char]| {
+            bounded_distance(a, b, usize::MAX, &mut Rows::default()).unwrap_or(usize::MAX)
+        };
+        for x in words {
+            for y in words {
+                let a: Vec<char> = x.chars().collect();
+                let b: Vec<char> = y.chars().collect();
+                let d = full(&a, &b);
+                assert_eq!(d, edit_distance(x, y));
+                for bound in 0..8 {
+                    let got = bounded_distance(&a, &b, bound, &mut Rows::default());
+                    assert_eq!(got, (d <= bound).then_some(d), "{x:?} {y:?} bound {bound}");
+                }
+            }
+        }
     }
 }

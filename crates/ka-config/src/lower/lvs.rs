@@ -12,7 +12,8 @@ mod tables;
 
 pub use tables::*;
 
-use super::{did_you_mean_in, Lowerer};
+use super::Lowerer;
+use crate::diag::did_you_mean;
 use crate::diag::Diagnostic;
 use crate::source::{FileId, Span};
 use crate::syntax::{Node, Token};
@@ -502,10 +503,7 @@ fn forwarding(cx: &mut Lowerer<'_>, n: &Node) -> Option<Forwarding> {
                 first.span,
                 format!("`{other}` is not a forwarding method (NAT, DR or TUN)"),
             );
-            if let Some(s) = did_you_mean_in(
-                &other.to_ascii_uppercase(),
-                ["NAT", "DR", "TUN"].into_iter(),
-            ) {
+            if let Some(s) = did_you_mean(&other.to_ascii_uppercase(), ["NAT", "DR", "TUN"]) {
                 d = d.with_help(format!("write `{s}` (keepalived is case sensitive here)"));
             }
             cx.push(d);
@@ -673,7 +671,7 @@ fn lower_vs(cx: &mut Lowerer<'_>, cfg: &mut Config, node: &Node) {
                             t.span,
                             format!("`{}` is not an IPVS scheduler", t.text),
                         );
-                        d = match did_you_mean_in(&t.text.to_ascii_lowercase(), names) {
+                        d = match did_you_mean(&t.text.to_ascii_lowercase(), names) {
                             Some(s) => d.with_help(format!("did you mean `{s}`?")),
                             None => d.with_help(
                                 "use one of rr, wrr, lc, wlc, lblc, lblcr, dh, sh, mh, sed, nq, fo, ovf, twos",
@@ -1382,7 +1380,7 @@ pub fn check(cx: &mut Lowerer<'_>, cfg: &Config) {
                         span(vs.origin),
                         format!("virtual server group `{name}` is not defined"),
                     );
-                    d = match did_you_mean_in(name, lvs.groups.iter().map(|g| g.name.as_str())) {
+                    d = match did_you_mean(name, lvs.groups.iter().map(|g| g.name.as_str())) {
                         Some(s) => d.with_help(format!("did you mean `{s}`?")),
                         None => d.with_help(format!(
                             "define `virtual_server_group {name} {{ ... }}` or fix the name"
@@ -1449,7 +1447,7 @@ fn check_checker_refs(cx: &mut Lowerer<'_>, cfg: &Config, ch: &Checker) {
             ch.kind.block_name()
         ),
     );
-    d = match did_you_mean_in(name, known.iter().copied()) {
+    d = match did_you_mean(name, known.iter().copied()) {
         Some(s) => d.with_help(format!("did you mean `{s}`?")),
         None => d.with_help(format!(
             "define a top-level `{what} {name} {{ ... }}` block"

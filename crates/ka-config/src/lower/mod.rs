@@ -10,7 +10,7 @@ pub mod lvs;
 pub mod values;
 pub mod vrrp;
 
-use crate::diag::Diagnostic;
+use crate::diag::{did_you_mean, Diagnostic};
 use crate::source::{FileSystem, Span};
 use crate::syntax::{Node, Token};
 use ka_model::config::Config;
@@ -116,7 +116,7 @@ impl<'a> Lowerer<'a> {
             k.span,
             format!("unknown keyword `{}` in {}", k.text, spec.name),
         );
-        if let Some(s) = did_you_mean_in(&k.text, spec.keywords.iter().map(|k| k.name)) {
+        if let Some(s) = did_you_mean(&k.text, spec.keywords.iter().map(|k| k.name)) {
             d = d.with_help(format!("did you mean `{s}`?"));
         }
         self.diags.push(d);
@@ -279,71 +279,5 @@ impl<'a> Lowering<'a> {
         vrrp::check(&mut self.cx, &self.cfg);
         lvs::check(&mut self.cx, &self.cfg);
         (self.cfg, self.cx.diags)
-    }
-}
-
-/// The closest candidate to `word` by edit distance, if it is close enough to be a typo
-/// (distance at most 1/3 of the word's length, and at least 1 edit allowed).
-pub fn did_you_mean_in<'c>(
-    word: &str,
-    candidates: impl Iterator<Item = &'c str>,
-) -> Option<&'c str> {
-    let limit = (word.chars().count() / 3).max(1);
-    candidates
-        .map(|c| (edit_distance(word, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-/// Damerau-Levenshtein distance (optimal string alignment), so a swap of two letters counts as one edit.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let w = b.len() + 1;
-    let mut d = vec![0usize; (a.len() + 1) * w];
-    for i in 0..=a.len() {
-        d[i * w] = i;
-    }
-    for (j, cell) in d.iter_mut().enumerate().take(w) {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[(i - 1) * w + j] + 1)
-                .min(d[i * w + j - 1] + 1)
-                .min(d[(i - 1) * w + j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(d[(i - 2) * w + j - 2] + 1);
-            }
-            d[i * w + j] = v;
-        }
-    }
-    d[a.len() * w + b.len()]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn typos() {
-        let c = [
-            "preempt_delay",
-            "priority",
-            "auth_pass",
-            "auth_type",
-            "advert_int",
-        ];
-        assert_eq!(
-            did_you_mean_in("preemtp_delay", c.iter().copied()),
-            Some("preempt_delay")
-        );
-        assert_eq!(
-            did_you_mean_in("autp_pass", c.iter().copied()),
-            Some("auth_pass")
-        );
-        assert_eq!(did_you_mean_in("zzzzzz", c.iter().copied()), None);
     }
 }

@@ -603,7 +603,7 @@ pub fn check(cx: &mut Lowerer<'_>, cfg: &Config) {
                     span(r.loc),
                     format!("{kwd} refers to `{}`, but no {block} has that name", r.name),
                 );
-                d = match super::did_you_mean_in(&r.name, set.iter().copied()) {
+                d = match crate::diag::did_you_mean(&r.name, set.iter().copied()) {
                     Some(s) => d.with_help(format!("did you mean `{s}`?")),
                     None => d.with_help(format!(
                         "define `{block} {} {{ ... }}` or remove the reference",
@@ -634,7 +634,7 @@ pub fn check(cx: &mut Lowerer<'_>, cfg: &Config) {
                         g.name
                     ),
                 );
-                if let Some(s) = super::did_you_mean_in(name, insts.iter().copied()) {
+                if let Some(s) = crate::diag::did_you_mean(name, insts.iter().copied()) {
                     d = d.with_help(format!("did you mean `{s}`?"));
                 }
                 cx.push(d);
@@ -1079,7 +1079,7 @@ pub(crate) fn check_interface(cx: &mut Lowerer<'_>, at: Span, name: &str) {
         return;
     }
     let mut d = Diagnostic::warning(at, format!("interface `{name}` {NO_SUCH_INTERFACE}"));
-    d = match super::did_you_mean_in(name, list.iter().map(String::as_str)) {
+    d = match crate::diag::did_you_mean(name, list.iter().map(String::as_str)) {
         Some(s) => d.with_help(format!("did you mean `{s}`?")),
         None => d.with_help(
             "check the name with `ip link`, or set `dynamic_interfaces` in global_defs if it is created later",

@@ -3,8 +3,9 @@
 
 use super::tables::*;
 use super::{check_program, origin, span, RetryDelay, TimingOpt};
+use crate::diag::did_you_mean;
 use crate::diag::Diagnostic;
-use crate::lower::{did_you_mean_in, BlockSpec, Lowerer};
+use crate::lower::{BlockSpec, Lowerer};
 use crate::source::Span;
 use crate::syntax::{Node, Token};
 use ka_model::lvs::*;
@@ -692,7 +693,7 @@ fn lower_url(cx: &mut Lowerer<'_>, node: &Node) -> Option<Url> {
                             t.span,
                             format!("`{}` is not a regex option", t.text),
                         );
-                        if let Some(s) = did_you_mean_in(&t.text, REGEX_OPTIONS.iter().copied()) {
+                        if let Some(s) = did_you_mean(&t.text, REGEX_OPTIONS.iter().copied()) {
                             d = d.with_help(format!("did you mean `{s}`?"));
                         }
                         cx.push(d);

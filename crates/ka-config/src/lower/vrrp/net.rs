@@ -1,8 +1,9 @@
 //! Address, route and rule lines (the syntax of `ip address|route|rule add`).
 
 use super::{ADDRESS_OPTIONS, ROUTE_OPTIONS, RULE_OPTIONS};
+use crate::diag::did_you_mean;
 use crate::diag::Diagnostic;
-use crate::lower::{did_you_mean_in, BlockSpec, Lowerer};
+use crate::lower::{BlockSpec, Lowerer};
 use crate::syntax::{Node, Token};
 use ka_model::vrrp::net::{
     AddressSpec, Broadcast, IpPrefix, NextHop, NumOrName, PreferredLifetime, Range, RouteMetric,
@@ -33,7 +34,7 @@ fn unknown_option(cx: &mut Lowerer<'_>, t: &Token, spec: &BlockSpec) {
         t.span,
         format!("unknown option `{}` in {}", t.text, spec.name),
     );
-    if let Some(s) = did_you_mean_in(&t.text, spec.keywords.iter().map(|k| k.name)) {
+    if let Some(s) = did_you_mean(&t.text, spec.keywords.iter().map(|k| k.name)) {
         d = d.with_help(format!("did you mean `{s}`?"));
     }
     cx.push(d);

@@ -120,7 +120,7 @@ pub fn lower_linkbeat(cx: &mut Lowerer<'_>, v: &mut VrrpConfig, node: &Node) {
                     let mut d =
                         Diagnostic::error(t.span, format!("`{}` is not a linkbeat method", t.text))
                             .with_help("use MII, ETHTOOL or IOCTL");
-                    if let Some(s) = crate::lower::did_you_mean_in(
+                    if let Some(s) = crate::diag::did_you_mean(
                         &t.text,
                         LINKBEAT_INTERFACES.keywords.iter().map(|k| k.name),
                     ) {
