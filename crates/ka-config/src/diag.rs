@@ -63,12 +63,28 @@ pub fn did_you_mean<'c>(
     word: &str,
     candidates: impl IntoIterator<Item = &'c str>,
 ) -> Option<&'c str> {
+    let mut unlimited = usize::MAX;
+    did_you_mean_budget(word, candidates, &mut unlimited)
+}
+
+/// [`did_you_mean`] that looks at no more than `budget` candidates (and takes them off
+/// it), so that thousands of unknown names checked against thousands of defined ones
+/// stay linear: once the budget is spent, no more suggestions are made.
+pub fn did_you_mean_budget<'c>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+    budget: &mut usize,
+) -> Option<&'c str> {
     let w: Vec<char> = word.to_lowercase().chars().collect();
     let limit = (w.len() / 3).max(1);
     let mut best: Option<(usize, &'c str)> = None;
     let mut cand: Vec<char> = Vec::new();
     let mut rows = Rows::default();
     for c in candidates {
+        if *budget == 0 {
+            return None;
+        }
+        *budget -= 1;
         // Only a strictly better candidate can win.
         let bound = match best {
             Some((0, _)) => break,
@@ -212,5 +228,15 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn budget_limits_the_scan() {
+        let c = ["zzzz", "zzzy", "priority"];
+        let mut b = 2;
+        assert_eq!(did_you_mean_budget("priorty", c, &mut b), None);
+        assert_eq!(b, 0);
+        let mut b = 3;
+        assert_eq!(did_you_mean_budget("priorty", c, &mut b), Some("priority"));
     }
 }

@@ -1380,7 +1380,7 @@ pub fn check(cx: &mut Lowerer<'_>, cfg: &Config) {
                         span(vs.origin),
                         format!("virtual server group `{name}` is not defined"),
                     );
-                    d = match did_you_mean(name, lvs.groups.iter().map(|g| g.name.as_str())) {
+                    d = match cx.suggest(name, lvs.groups.iter().map(|g| g.name.as_str())) {
                         Some(s) => d.with_help(format!("did you mean `{s}`?")),
                         None => d.with_help(format!(
                             "define `virtual_server_group {name} {{ ... }}` or fix the name"
@@ -1447,7 +1447,7 @@ fn check_checker_refs(cx: &mut Lowerer<'_>, cfg: &Config, ch: &Checker) {
             ch.kind.block_name()
         ),
     );
-    d = match did_you_mean(name, known.iter().copied()) {
+    d = match cx.suggest(name, known.iter().copied()) {
         Some(s) => d.with_help(format!("did you mean `{s}`?")),
         None => d.with_help(format!(
             "define a top-level `{what} {name} {{ ... }}` block"

@@ -83,6 +83,23 @@ pub struct Lowerer<'a> {
     pub diags: Vec<Diagnostic>,
     /// Environment facts.
     pub env: &'a Env<'a>,
+    /// How many more candidates "did you mean" may look at for unknown names (see
+    /// [`Lowerer::suggest`]).
+    suggest_budget: usize,
+    /// Name indexes that keep cross-block lookups constant-time.
+    pub(crate) names: Names,
+}
+
+/// Indexes of names defined so far, so that checks made while lowering each block do not
+/// scan every earlier block (thousands of instances would make that quadratic).
+#[derive(Debug, Default)]
+pub(crate) struct Names {
+    /// `vrrp_instance` names and their index in `VrrpConfig::instances`.
+    pub(crate) instances: std::collections::HashMap<String, usize>,
+    /// Everything in `VrrpConfig::dropped`.
+    pub(crate) dropped: std::collections::HashSet<String>,
+    /// Members of sync groups without `sync_group_tracking_weight`.
+    pub(crate) sync_members: std::collections::HashSet<String>,
 }
 
 impl<'a> Lowerer<'a> {
@@ -91,7 +108,21 @@ impl<'a> Lowerer<'a> {
         Self {
             diags: Vec::new(),
             env,
+            suggest_budget: SUGGEST_BUDGET,
+            names: Names::default(),
         }
+    }
+
+    /// A "did you mean" for a name that refers to something the configuration defines
+    /// (instances, scripts, groups): bounded by a budget shared by the whole lowering, so
+    /// a file with thousands of unknown names against thousands of defined ones costs
+    /// linear time (the findings remain; only the suggestions stop).
+    pub fn suggest<'c>(
+        &mut self,
+        word: &str,
+        candidates: impl IntoIterator<Item = &'c str>,
+    ) -> Option<&'c str> {
+        crate::diag::did_you_mean_budget(word, candidates, &mut self.suggest_budget)
     }
 
     /// Records an error.
@@ -200,6 +231,9 @@ impl<'a> Lowerer<'a> {
         }
     }
 }
+
+/// Candidates "did you mean" may look at over one lowering (see [`Lowerer::suggest`]).
+const SUGGEST_BUDGET: usize = 1_000_000;
 
 /// The top level: which blocks may appear outside any block.
 pub const TOP: BlockSpec = BlockSpec {

@@ -603,7 +603,7 @@ pub fn check(cx: &mut Lowerer<'_>, cfg: &Config) {
                     span(r.loc),
                     format!("{kwd} refers to `{}`, but no {block} has that name", r.name),
                 );
-                d = match crate::diag::did_you_mean(&r.name, set.iter().copied()) {
+                d = match cx.suggest(&r.name, set.iter().copied()) {
                     Some(s) => d.with_help(format!("did you mean `{s}`?")),
                     None => d.with_help(format!(
                         "define `{block} {} {{ ... }}` or remove the reference",
@@ -634,7 +634,7 @@ pub fn check(cx: &mut Lowerer<'_>, cfg: &Config) {
                         g.name
                     ),
                 );
-                if let Some(s) = crate::diag::did_you_mean(name, insts.iter().copied()) {
+                if let Some(s) = cx.suggest(name, insts.iter().copied()) {
                     d = d.with_help(format!("did you mean `{s}`?"));
                 }
                 cx.push(d);

@@ -487,7 +487,7 @@ pub fn lower_instance(cx: &mut Lowerer<'_>, v: &mut VrrpConfig, node: &Node) {
     let Some(name) = block_name(cx, node) else {
         return;
     };
-    if v.instances.iter().any(|i| i.name == name) || v.dropped.contains(&name) {
+    if cx.names.instances.contains_key(&name) || cx.names.dropped.contains(&name) {
         duplicate(cx, node, &name);
         return;
     }
@@ -500,14 +500,15 @@ pub fn lower_instance(cx: &mut Lowerer<'_>, v: &mut VrrpConfig, node: &Node) {
     }
     match complete(cx, &v.global, name.clone(), name_span, node, r) {
         Some(mut i) => {
-            let in_sync = v
-                .sync_groups
-                .iter()
-                .any(|g| !g.sync_group_tracking_weight && g.instances.contains(&i.name));
+            let in_sync = cx.names.sync_members.contains(&i.name);
             apply_tracking_rules(cx, v, &mut i, in_sync);
+            cx.names.instances.insert(i.name.clone(), v.instances.len());
             v.instances.push(i);
         }
-        None => v.dropped.push(name),
+        None => {
+            cx.names.dropped.insert(name.clone());
+            v.dropped.push(name);
+        }
     }
 }
 

@@ -243,6 +243,7 @@ pub fn lower_track_file(cx: &mut Lowerer<'_>, v: &mut VrrpConfig, node: &Node) {
             )
             .with_help("add `file /path/to/file`"),
         );
+        cx.names.dropped.insert(name.clone());
         v.dropped.push(name);
         return;
     };
@@ -350,6 +351,7 @@ pub fn lower_track_process(cx: &mut Lowerer<'_>, v: &mut VrrpConfig, node: &Node
             )
             .with_help("add `process NAME [PARAMS...]`"),
         );
+        cx.names.dropped.insert(p.name.clone());
         v.dropped.push(p.name);
         return;
     }
@@ -452,6 +454,7 @@ pub fn lower_bfd(cx: &mut Lowerer<'_>, v: &mut VrrpConfig, node: &Node) {
                 )
                 .with_help("add `neighbor_ip ADDRESS`"),
             );
+            cx.names.dropped.insert(name.clone());
             v.dropped.push(name);
             return;
         }
@@ -547,6 +550,7 @@ pub fn lower_script(cx: &mut Lowerer<'_>, v: &mut VrrpConfig, node: &Node) {
             )
             .with_help("add `script \"/path/to/check args\"`"),
         );
+        cx.names.dropped.insert(name.clone());
         v.dropped.push(name);
         return;
     };
@@ -605,8 +609,9 @@ pub fn lower_sync_group(cx: &mut Lowerer<'_>, v: &mut VrrpConfig, node: &Node) {
                     continue;
                 }
                 have_group = true;
+                let mut listed = std::collections::HashSet::new();
                 for t in list_words(cx, n) {
-                    if g.instances.contains(&t.text) {
+                    if !listed.insert(t.text.as_str()) {
                         cx.warning(t.span, format!("`{}` is listed twice", t.text));
                         continue;
                     }
@@ -638,13 +643,22 @@ pub fn lower_sync_group(cx: &mut Lowerer<'_>, v: &mut VrrpConfig, node: &Node) {
     // Members defined before the group lose their weighted tracking now (members defined
     // later are handled when they are lowered).
     if !g.sync_group_tracking_weight {
+        let mut members: Vec<usize> = g
+            .instances
+            .iter()
+            .filter_map(|m| cx.names.instances.get(m).copied())
+            .collect();
+        members.sort_unstable();
         let mut insts = std::mem::take(&mut v.instances);
-        for i in insts.iter_mut().filter(|i| g.instances.contains(&i.name)) {
-            if i.priority.0 != 255 {
-                super::instance::apply_tracking_rules(cx, v, i, true);
+        for idx in members {
+            if let Some(i) = insts.get_mut(idx) {
+                if i.priority.0 != 255 {
+                    super::instance::apply_tracking_rules(cx, v, i, true);
+                }
             }
         }
         v.instances = insts;
+        cx.names.sync_members.extend(g.instances.iter().cloned());
     }
     v.sync_groups.push(g);
 }
