@@ -135,7 +135,7 @@ impl AddrRange {
 }
 
 /// What a virtual server listens on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VsAddress {
     /// `virtual_server IP [PORT]`; no port only for persistent services.

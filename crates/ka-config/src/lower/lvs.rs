@@ -20,6 +20,7 @@ use crate::syntax::{Node, Token};
 use checker::{lower_checker, PendingChecker};
 use ka_model::config::Config;
 use ka_model::lvs::*;
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -1357,9 +1358,10 @@ fn lower_rs(cx: &mut Lowerer<'_>, node: &Node) -> Option<PendingRs> {
 /// Cross-reference and consistency checks over the LVS side.
 pub fn check(cx: &mut Lowerer<'_>, cfg: &Config) {
     let lvs = &cfg.lvs;
-    // Duplicate group names.
-    for (i, g) in lvs.groups.iter().enumerate() {
-        if let Some(p) = lvs.groups.iter().take(i).find(|p| p.name == g.name) {
+    // Duplicate group names (the first definition of each name is the one that counts).
+    let mut groups: HashMap<&str, &VirtualServerGroup> = HashMap::new();
+    for g in &lvs.groups {
+        if let Some(p) = groups.get(g.name.as_str()) {
             cx.push(
                 Diagnostic::error(
                     span(g.origin),
@@ -1370,11 +1372,14 @@ pub fn check(cx: &mut Lowerer<'_>, cfg: &Config) {
                     p.origin.line
                 )),
             );
+        } else {
+            groups.insert(g.name.as_str(), g);
         }
     }
-    for (i, vs) in lvs.virtual_servers.iter().enumerate() {
+    let mut services: HashMap<(&VsAddress, Option<Protocol>), &VirtualServer> = HashMap::new();
+    for vs in &lvs.virtual_servers {
         if let VsAddress::Group(name) = &vs.address {
-            match lvs.groups.iter().find(|g| &g.name == name) {
+            match groups.get(name.as_str()).copied() {
                 None => {
                     let mut d = Diagnostic::error(
                         span(vs.origin),
@@ -1404,12 +1409,8 @@ pub fn check(cx: &mut Lowerer<'_>, cfg: &Config) {
             }
         }
         // Duplicates: same address and protocol.
-        if let Some(p) = lvs
-            .virtual_servers
-            .iter()
-            .take(i)
-            .find(|p| p.address == vs.address && p.protocol == vs.protocol)
-        {
+        let first = *services.entry((&vs.address, vs.protocol)).or_insert(vs);
+        if let Some(p) = Some(first).filter(|p| !std::ptr::eq(*p, vs)) {
             cx.push(
                 Diagnostic::error(span(vs.origin), "this virtual server is defined twice")
                     .with_help(format!(
