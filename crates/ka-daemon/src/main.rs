@@ -6,6 +6,7 @@
 //! (bad usage, unreadable top-level file).
 
 mod check_cmd;
+mod daemon;
 mod sniff;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -197,11 +198,15 @@ fn main() -> ExitCode {
                     log_file,
                 });
             }
-            eprintln!(
-                "keepalived-rs: the daemon is not built yet; `-t` (config test), `check` and `sniff` work. \
-                 See README.md."
-            );
-            ExitCode::from(2)
+            daemon::run(&daemon::Options {
+                file,
+                config_id: ka.config_id,
+                pid_file: ka.pid,
+                vrrp_pid_file: ka.vrrp_pid,
+                detail: ka.log_detail,
+                dont_release_vrrp: ka.dont_release_vrrp,
+                namespace: ka.namespace,
+            })
         }
     }
 }
