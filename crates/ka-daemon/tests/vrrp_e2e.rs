@@ -64,6 +64,19 @@ impl Netns {
         ip(&["netns", "add", &name]);
         let ns = Netns { name };
         ns.ip(&["link", "set", "lo", "up"]);
+        for key in ["default", "all"] {
+            run(
+                "ip",
+                &[
+                    "netns",
+                    "exec",
+                    &ns.name,
+                    "sysctl",
+                    "-qw",
+                    &format!("net.ipv6.conf.{key}.accept_dad=0"),
+                ],
+            );
+        }
         ns
     }
 
@@ -119,10 +132,28 @@ impl Pair {
             &b.name,
         ]);
         let p = Pair { a, b, a_if, b_if };
-        p.a.ip(&["addr", "add", "192.0.2.1/24", "dev", &p.a_if]);
-        p.b.ip(&["addr", "add", "192.0.2.2/24", "dev", &p.b_if]);
-        p.a.ip(&["link", "set", &p.a_if, "up"]);
-        p.b.ip(&["link", "set", &p.b_if, "up"]);
+        for (ns, ifname, v4, v6) in [
+            (&p.a, &p.a_if, "192.0.2.1/24", "2001:db8::1/64"),
+            (&p.b, &p.b_if, "192.0.2.2/24", "2001:db8::2/64"),
+        ] {
+            ns.ip(&["addr", "add", v4, "dev", ifname]);
+            ns.ip(&["addr", "add", v6, "dev", ifname, "nodad"]);
+            ns.ip(&["link", "set", ifname, "up"]);
+        }
+        for (ns, ifname) in [(&p.a, &p.a_if), (&p.b, &p.b_if)] {
+            let ok = wait_until(Duration::from_secs(5), || {
+                let v: serde_json::Value =
+                    serde_json::from_str(&ns.ip(&["-j", "addr", "show", "dev", ifname])).unwrap();
+                v[0]["addr_info"].as_array().is_some_and(|a| {
+                    a.iter().any(|a| {
+                        a["scope"] == "link"
+                            && a["family"] == "inet6"
+                            && a.get("tentative").is_none()
+                    })
+                })
+            });
+            assert!(ok.is_some(), "no usable link-local address on {ifname}");
+        }
         p
     }
 }
@@ -211,28 +242,61 @@ impl Drop for Daemon {
 const VIP: &str = "192.0.2.100";
 
 fn conf(ifname: &str, version: u8, prio: u8, advert_int: &str, extra: &str) -> String {
+    conf_vip(
+        ifname,
+        version,
+        prio,
+        advert_int,
+        extra,
+        &format!("{VIP}/32"),
+    )
+}
+
+fn conf_vip(
+    ifname: &str,
+    version: u8,
+    prio: u8,
+    advert_int: &str,
+    extra: &str,
+    vip: &str,
+) -> String {
     format!(
         "vrrp_instance VI_1 {{\n  state BACKUP\n  interface {ifname}\n  virtual_router_id 51\n  \
          version {version}\n  priority {prio}\n  advert_int {advert_int}\n{extra}  \
-         virtual_ipaddress {{\n    {VIP}/32\n  }}\n}}\n"
+         virtual_ipaddress {{\n    {vip}\n  }}\n}}\n"
     )
 }
 
 /// Starts a (priority 150) and b (priority 100); waits until a holds the VIP.
 fn elect(p: &Pair, dir: &TmpDir, version: u8, advert_int: &str, extra: &str) -> (Daemon, Daemon) {
+    let vip = format!("{VIP}/32");
+    elect_with(p, dir, version, advert_int, [extra, extra], &vip, VIP)
+}
+
+/// Like [`elect`] with per-node extra lines and any VIP (`vip` as configured, `addr` as
+/// `ip -j addr` shows it).
+fn elect_with(
+    p: &Pair,
+    dir: &TmpDir,
+    version: u8,
+    advert_int: &str,
+    extra: [&str; 2],
+    vip: &str,
+    addr: &str,
+) -> (Daemon, Daemon) {
     let da = Daemon::start(
         &p.a,
         dir,
         "a",
-        &conf(&p.a_if, version, 150, advert_int, extra),
+        &conf_vip(&p.a_if, version, 150, advert_int, extra[0], vip),
     );
     let db = Daemon::start(
         &p.b,
         dir,
         "b",
-        &conf(&p.b_if, version, 100, advert_int, extra),
+        &conf_vip(&p.b_if, version, 100, advert_int, extra[1], vip),
     );
-    let t = wait_until(Duration::from_secs(8), || p.a.has(&p.a_if, VIP));
+    let t = wait_until(Duration::from_secs(8), || p.a.has(&p.a_if, addr));
     assert!(
         t.is_some(),
         "a never became master\n--- a ---\n{}\n--- b ---\n{}",
@@ -242,12 +306,12 @@ fn elect(p: &Pair, dir: &TmpDir, version: u8, advert_int: &str, extra: &str) -> 
     // b stays backup while a advertises.
     std::thread::sleep(Duration::from_millis(500));
     assert!(
-        !p.b.has(&p.b_if, VIP),
+        !p.b.has(&p.b_if, addr),
         "b took the VIP too\n--- a ---\n{}\n--- b ---\n{}",
         da.log(),
         db.log()
     );
-    assert!(p.a.has(&p.a_if, VIP));
+    assert!(p.a.has(&p.a_if, addr));
     (da, db)
 }
 
@@ -357,4 +421,36 @@ fn bad_configuration_exits_1() {
     );
     assert_eq!(d.wait_exit(Duration::from_secs(5)), Some(1), "{}", d.log());
     assert!(d.log().contains("virtual_router_id"), "{}", d.log());
+}
+
+#[test]
+fn v3_ipv6_multicast_failover() {
+    let p = Pair::new();
+    let dir = TmpDir::new();
+    let vip6 = "2001:db8::100";
+    let (da, db) = elect_with(&p, &dir, 3, "0.1", ["", ""], &format!("{vip6}/128"), vip6);
+    da.signal("-KILL");
+    let t = wait_until(Duration::from_secs(2), || p.b.has(&p.b_if, vip6));
+    assert!(t.is_some(), "no IPv6 take-over\n--- b ---\n{}", db.log());
+    eprintln!("IPv6 kill -9 failover: {:?}", t.unwrap());
+}
+
+#[test]
+fn v3_ipv4_unicast_failover() {
+    let p = Pair::new();
+    let dir = TmpDir::new();
+    let ua = "  unicast_src_ip 192.0.2.1\n  unicast_peer {\n    192.0.2.2\n  }\n";
+    let ub = "  unicast_src_ip 192.0.2.2\n  unicast_peer {\n    192.0.2.1\n  }\n";
+    let vip = format!("{VIP}/32");
+    let (mut da, db) = elect_with(&p, &dir, 3, "0.1", [ua, ub], &vip, VIP);
+    da.signal("-TERM");
+    let t = wait_until(Duration::from_secs(2), || p.b.has(&p.b_if, VIP));
+    assert!(t.is_some(), "no unicast take-over\n--- b ---\n{}", db.log());
+    assert!(t.unwrap() < Duration::from_millis(300), "{t:?}");
+    assert_eq!(
+        da.wait_exit(Duration::from_secs(3)),
+        Some(0),
+        "{}",
+        da.log()
+    );
 }
