@@ -175,6 +175,18 @@ pub fn effective_quorum(vs: &VirtualServer) -> (u64, u64) {
     (q, h)
 }
 
+/// Whether a virtual server without quorum gains it: alive weight `>= q + h`. An
+/// effective quorum of 0 (no real server, or all of weight 0) is never met: keepalived
+/// then sets the hysteresis to `0 - 1` (unsigned), out of reach.
+fn gains(sum: u64, q: u64, h: u64) -> bool {
+    q > 0 && sum >= q + h
+}
+
+/// Whether a virtual server with quorum loses it: alive weight 0, or `< q - h`.
+fn loses(sum: u64, q: u64, h: u64) -> bool {
+    sum == 0 || sum + h < q
+}
+
 /// Sum of the weights of the alive real servers of virtual server `vi`
 /// (keepalived's `weigh_live_realservers`).
 pub fn alive_weight(vi: u32, vs: &VirtualServer, verdicts: &Verdicts) -> u64 {
@@ -281,15 +293,20 @@ impl LbState {
     ///   server, an `initial` `down` event (keepalived installs the sorry server and
     ///   runs `quorum_down` then; without a sorry server it says nothing).
     /// * Later: gain at `>= q + h`, loss at `< q - h` or at 0.
-    /// * With a total configured weight of 0 (so an effective quorum of 0) the quorum
-    ///   is always met (keepalived would flip it at every event).
+    /// * With a total configured weight of 0 (a virtual server with only a sorry
+    ///   server, or real servers all of weight 0) the quorum is never met, as in
+    ///   keepalived: the sorry server, if any, serves for good.
     ///
-    /// Virtual servers no longer in `cfg` are forgotten.
+    /// Virtual servers with neither real servers nor sorry server are skipped
+    /// (keepalived ignores them); those no longer in `cfg` are forgotten.
     pub fn update(&mut self, cfg: &LvsConfig, verdicts: &Verdicts) -> Vec<QuorumEvent> {
         let mut events = Vec::new();
         let mut seen = BTreeSet::new();
         for (vi, vs) in cfg.virtual_servers.iter().enumerate() {
             let Ok(vi) = u32::try_from(vi) else { break };
+            if vs.real_servers.is_empty() && vs.sorry_server.is_none() {
+                continue;
+            }
             let name = vs_name(vs);
             let (q, h) = effective_quorum(vs);
             let sum = alive_weight(vi, vs, verdicts);
@@ -311,7 +328,7 @@ impl LbState {
             let prev = self.quorum_up.get(&name).copied();
             let now = match prev {
                 None => {
-                    let up = sum >= q + h;
+                    let up = gains(sum, q, h);
                     if up {
                         events.push(ev(true, true));
                     } else if vs.sorry_server.is_some() {
@@ -319,11 +336,11 @@ impl LbState {
                     }
                     up
                 }
-                Some(false) if sum >= q + h => {
+                Some(false) if gains(sum, q, h) => {
                     events.push(ev(true, false));
                     true
                 }
-                Some(true) if q > 0 && (sum == 0 || sum < q - h) => {
+                Some(true) if loses(sum, q, h) => {
                     events.push(ev(false, false));
                     false
                 }
@@ -606,7 +623,7 @@ pub fn desired(
         }
         let quorum_up = state.quorum_up(&vs_name(vs)).unwrap_or_else(|| {
             let (q, h) = effective_quorum(vs);
-            alive_weight(vi, vs, verdicts) >= q + h
+            gains(alive_weight(vi, vs, verdicts), q, h)
         });
         keys.clear();
         service_keys(cfg, vs, &mut keys)?;

@@ -601,8 +601,30 @@ fn nat_real_server_without_port_takes_the_virtual_port() {
 #[test]
 fn virtual_server_without_servers_has_no_service() {
     let mut lb = Lb::new(vec![vs(vec![])]);
-    lb.update();
+    assert!(lb.update().is_empty());
     assert!(lb.table().services.is_empty());
+}
+
+#[test]
+fn zero_total_weight_never_has_quorum() {
+    // Only a sorry server: it serves for good (keepalived: quorum 0, hysteresis -1).
+    let mut a = vs(vec![]);
+    a.sorry_server = Some(sorry("198.51.100.9", false));
+    // Real servers of weight 0 and no sorry server: no event, servers at weight 0.
+    let b = fixture::virtual_server(ip("192.0.2.2"), 80, vec![rs_w("192.0.2.10", 0)]);
+    let mut lb = Lb::new(vec![a, b]);
+    let ev = lb.update();
+    assert_eq!(ev.len(), 1);
+    assert_eq!((ev[0].vs, ev[0].up, ev[0].initial), (0, false, true));
+    assert!(lb.update().is_empty());
+    assert_eq!(lb.weights(&key80()), [("198.51.100.9".into(), 1)]);
+    let k2 = ServiceKey::Addr {
+        protocol: Protocol::Tcp,
+        addr: ip("192.0.2.2"),
+        port: 80,
+    };
+    assert_eq!(lb.weights(&k2), [("192.0.2.10".into(), 0)]);
+    assert_eq!(lb.st.quorum_up("192.0.2.2:80/Tcp"), Some(false));
 }
 
 #[test]
@@ -671,4 +693,91 @@ fn inputs_and_tables_round_trip_through_json() {
     let owned = Owned::of(&t);
     let own_b: Owned = serde_json::from_str(&serde_json::to_string(&owned).unwrap()).unwrap();
     assert_eq!(own_b, owned);
+}
+
+mod random {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Random verdict sequences over one virtual server: the quorum only moves
+        /// across its thresholds, one event per move, and the table always matches the
+        /// state (sorry server at weight 1 exactly without quorum; real servers at
+        /// their weight, 0 or absent).
+        #[test]
+        fn quorum_moves_only_across_thresholds(
+            weights in prop::collection::vec(0u32..4, 1..6),
+            quorum in 1u32..8,
+            hysteresis in 0u32..4,
+            with_sorry in any::<bool>(),
+            inhibit in any::<bool>(),
+            steps in prop::collection::vec((0usize..6, any::<bool>(), 0u32..4), 1..40),
+        ) {
+            let real: Vec<_> = weights
+                .iter()
+                .enumerate()
+                .map(|(i, w)| {
+                    let mut r = rs_w(&format!("192.0.2.{}", 10 + i), *w);
+                    r.inhibit_on_failure = inhibit;
+                    r
+                })
+                .collect();
+            let mut v = vs(real);
+            v.quorum = NonZeroU32::new(quorum).unwrap();
+            v.hysteresis = hysteresis;
+            if with_sorry {
+                v.sorry_server = Some(sorry("198.51.100.9", false));
+            }
+            let (q, h) = effective_quorum(&v);
+            let n = weights.len();
+            let mut lb = Lb::new(vec![v]);
+            lb.update();
+            let mut alive = vec![true; n];
+            let mut wts = weights.clone();
+            let mut up = lb.st.quorum_up("192.0.2.1:80/Tcp").unwrap();
+            for (i, a, w) in steps {
+                let i = i % n;
+                alive[i] = a;
+                wts[i] = w;
+                lb.v.set(id(0, i as u32), a, w);
+                let sum: u64 = (0..n).filter(|&j| alive[j]).map(|j| u64::from(wts[j])).sum();
+                let ev = lb.update();
+                let now = lb.st.quorum_up("192.0.2.1:80/Tcp").unwrap();
+                if now != up {
+                    prop_assert_eq!(ev.len(), 1);
+                    prop_assert_eq!(ev[0].up, now);
+                    prop_assert_eq!(ev[0].weight_sum, sum);
+                    if now {
+                        prop_assert!(sum >= q + h);
+                    } else {
+                        prop_assert!(sum == 0 || sum + h < q);
+                    }
+                } else {
+                    prop_assert!(ev.is_empty());
+                }
+                prop_assert!(lb.update().is_empty());
+                up = now;
+                let t = lb.table();
+                let s = &t.services[&key80()];
+                let sorry_on = with_sorry && !up;
+                prop_assert_eq!(
+                    s.dests.get(&dk("198.51.100.9", 80)).map(|d| d.weight),
+                    sorry_on.then_some(1)
+                );
+                for j in 0..n {
+                    let got = s.dests.get(&dk(&format!("192.0.2.{}", 10 + j), 80)).map(|d| d.weight);
+                    let want = if alive[j] && !sorry_on {
+                        Some(wts[j])
+                    } else if inhibit {
+                        Some(0)
+                    } else {
+                        None
+                    };
+                    prop_assert_eq!(got, want);
+                }
+            }
+        }
+    }
 }
