@@ -293,18 +293,17 @@ impl LbState {
     ///   server, an `initial` `down` event (keepalived installs the sorry server and
     ///   runs `quorum_down` then; without a sorry server it says nothing).
     /// * Later: gain at `>= q + h`, loss at `< q - h` or at 0.
-    /// * With a total configured weight of 0 (a virtual server with only a sorry
-    ///   server, or real servers all of weight 0) the quorum is never met, as in
-    ///   keepalived: the sorry server, if any, serves for good.
+    /// * With a total configured weight of 0 (real servers all of weight 0) the quorum
+    ///   is never met, as in keepalived: the sorry server, if any, serves for good.
     ///
-    /// Virtual servers with neither real servers nor sorry server are skipped
-    /// (keepalived ignores them); those no longer in `cfg` are forgotten.
+    /// Virtual servers without real servers are skipped (keepalived 2.2.7 ignores
+    /// them, sorry server or not); those no longer in `cfg` are forgotten.
     pub fn update(&mut self, cfg: &LvsConfig, verdicts: &Verdicts) -> Vec<QuorumEvent> {
         let mut events = Vec::new();
         let mut seen = BTreeSet::new();
         for (vi, vs) in cfg.virtual_servers.iter().enumerate() {
             let Ok(vi) = u32::try_from(vi) else { break };
-            if vs.real_servers.is_empty() && vs.sorry_server.is_none() {
+            if vs.real_servers.is_empty() {
                 continue;
             }
             let name = vs_name(vs);
@@ -387,7 +386,8 @@ fn service_keys(
     vs: &VirtualServer,
     out: &mut Vec<(ServiceKey, Option<u16>)>,
 ) -> Result<(), LbError> {
-    let protocol = vs.protocol.map(Protocol::from).unwrap_or(Protocol::Tcp);
+    // ka-config already fills in keepalived's default (UDP) for address services.
+    let protocol = vs.protocol.map(Protocol::from).unwrap_or(Protocol::Udp);
     let family = Family::from(vs.family);
     match &vs.address {
         VsAddress::Ip { addr, port } => {
@@ -534,9 +534,14 @@ fn vs_dests(
     let sorry_active = vs.sorry_server.is_some() && !quorum_up;
     let sorry = |weight: u32| {
         vs.sorry_server.as_ref().map(|s| {
+            // keepalived only fills in the port of a DR/TUN sorry server.
+            let port = match s.forwarding {
+                ka_model::lvs::Forwarding::Nat => Some(s.port.unwrap_or(0)),
+                _ => s.port,
+            };
             (
                 s.addr,
-                s.port,
+                port,
                 Dest {
                     weight,
                     forwarding: Forwarding::from(s.forwarding),
@@ -603,10 +608,12 @@ fn vs_dests(
 ///   every real server (those with `inhibit_on_failure` stay at weight 0). With the
 ///   quorum, a `sorry_server_inhibit` sorry server stays at weight 0. Without a
 ///   sorry server, losing the quorum changes nothing in the table (only the event).
-/// * A real server or sorry server without a port takes the virtual server's port on
-///   an address virtual server, and 0 (the packet's port) on a group or fwmark one.
-/// * A virtual server with neither real servers nor sorry server has no service
-///   (keepalived ignores it).
+/// * A real server without a port takes the virtual server's port on an address
+///   virtual server, and 0 (the packet's port) on a group or fwmark one; a sorry
+///   server without a port likewise, except with NAT where it stays 0 (keepalived;
+///   IPVS then keeps the virtual port on the wire).
+/// * A virtual server without real servers has no service (keepalived 2.2.7 ignores
+///   it, even with a sorry server).
 pub fn desired(
     cfg: &LvsConfig,
     verdicts: &Verdicts,
@@ -618,7 +625,7 @@ pub fn desired(
     let mut keys = Vec::new();
     for (vi, vs) in cfg.virtual_servers.iter().enumerate() {
         let Ok(vi) = u32::try_from(vi) else { break };
-        if vs.real_servers.is_empty() && vs.sorry_server.is_none() {
+        if vs.real_servers.is_empty() {
             continue;
         }
         let quorum_up = state.quorum_up(&vs_name(vs)).unwrap_or_else(|| {

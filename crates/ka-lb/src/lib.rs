@@ -80,8 +80,6 @@
 //!   the services out of the table while the address is absent.
 //! * Group ranges are limited to [`MAX_RANGE_ADDRESSES`] addresses each and a table to
 //!   [`MAX_SERVICES`] services ([`LbError`]).
-//! * A sorry server without a port takes the virtual server's port also with NAT
-//!   (keepalived leaves it 0, which IPVS treats the same way on the wire).
 //! * Services another program created are adopted when the configuration asks for
 //!   them (their destinations and attributes are made to match), never deleted
 //!   otherwise.

@@ -218,14 +218,14 @@ fn sorry_server_replaces_real_servers_without_quorum() {
         lb.weights(&key80()),
         [("192.0.2.10".into(), 1), ("192.0.2.11".into(), 1)]
     );
-    // b fails: 1 < 2, quorum lost: sorry server in (weight 1, port of the VS), the
+    // b fails: 1 < 2, quorum lost: sorry server in (weight 1, NAT without port: 0), the
     // alive inhibit server a goes to weight 0, b is gone.
     let ev = lb.set(0, 1, false);
     assert!(!ev[0].up);
     let t = lb.table();
     let s = &t.services[&key80()];
     assert_eq!(s.dests.len(), 2);
-    assert_eq!(s.dests[&dk("198.51.100.9", 80)].weight, 1);
+    assert_eq!(s.dests[&dk("198.51.100.9", 0)].weight, 1);
     assert_eq!(s.dests[&dk("192.0.2.10", 80)].weight, 0);
     // b comes back while the sorry server serves: quorum regained, sorry out.
     let ev = lb.set(0, 1, true);
@@ -234,6 +234,42 @@ fn sorry_server_replaces_real_servers_without_quorum() {
         lb.weights(&key80()),
         [("192.0.2.10".into(), 1), ("192.0.2.11".into(), 1)]
     );
+}
+
+#[test]
+fn sorry_server_port_follows_keepalived() {
+    // No port: 0 with NAT (keepalived leaves it), the virtual port with DR; a given
+    // port stays.
+    let mut v = vs(vec![rs_w("192.0.2.10", 1)]);
+    v.sorry_server = Some(sorry("198.51.100.9", true));
+    let mut lb = Lb::new(vec![v]);
+    lb.update();
+    let ports = |lb: &Lb| {
+        lb.table().services[&key80()]
+            .dests
+            .keys()
+            .filter(|k| k.addr == ip("198.51.100.9"))
+            .map(|k| k.port)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ports(&lb), [0]);
+    lb.cfg.virtual_servers[0]
+        .sorry_server
+        .as_mut()
+        .unwrap()
+        .forwarding = lvs::Forwarding::Dr;
+    assert_eq!(ports(&lb), [80]);
+    lb.cfg.virtual_servers[0]
+        .sorry_server
+        .as_mut()
+        .unwrap()
+        .port = Some(8080);
+    lb.cfg.virtual_servers[0]
+        .sorry_server
+        .as_mut()
+        .unwrap()
+        .forwarding = lvs::Forwarding::Nat;
+    assert_eq!(ports(&lb), [8080]);
 }
 
 #[test]
@@ -271,7 +307,7 @@ fn initial_quorum_down_is_reported_only_with_a_sorry_server() {
     };
     assert_eq!(
         t.services[&k2].dests.keys().collect::<Vec<_>>(),
-        [&dk("198.51.100.9", 80)]
+        [&dk("198.51.100.9", 0)]
     );
 }
 
@@ -600,15 +636,18 @@ fn nat_real_server_without_port_takes_the_virtual_port() {
 
 #[test]
 fn virtual_server_without_servers_has_no_service() {
-    let mut lb = Lb::new(vec![vs(vec![])]);
+    let mut v = vs(vec![]);
+    v.sorry_server = Some(sorry("198.51.100.9", false));
+    let mut lb = Lb::new(vec![v]);
     assert!(lb.update().is_empty());
     assert!(lb.table().services.is_empty());
 }
 
 #[test]
 fn zero_total_weight_never_has_quorum() {
-    // Only a sorry server: it serves for good (keepalived: quorum 0, hysteresis -1).
-    let mut a = vs(vec![]);
+    // Real servers of weight 0 and a sorry server: it serves for good (keepalived:
+    // quorum 0, hysteresis -1).
+    let mut a = vs(vec![rs_w("192.0.2.10", 0)]);
     a.sorry_server = Some(sorry("198.51.100.9", false));
     // Real servers of weight 0 and no sorry server: no event, servers at weight 0.
     let b = fixture::virtual_server(ip("192.0.2.2"), 80, vec![rs_w("192.0.2.10", 0)]);
@@ -763,7 +802,7 @@ mod random {
                 let s = &t.services[&key80()];
                 let sorry_on = with_sorry && !up;
                 prop_assert_eq!(
-                    s.dests.get(&dk("198.51.100.9", 80)).map(|d| d.weight),
+                    s.dests.get(&dk("198.51.100.9", 0)).map(|d| d.weight),
                     sorry_on.then_some(1)
                 );
                 for j in 0..n {
