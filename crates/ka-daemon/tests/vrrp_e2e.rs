@@ -319,7 +319,12 @@ fn elect_with(
 fn v3_ipv4_kill_9_master_backup_takes_over() {
     let p = Pair::new();
     let dir = TmpDir::new();
-    let (da, db) = elect(&p, &dir, 3, "0.1", "");
+    let (mut da, db) = elect(&p, &dir, 3, "0.1", "");
+    // SIGHUP (keepalived's reload) does not stop the daemon.
+    da.signal("-HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(da.wait_exit(Duration::ZERO), None, "SIGHUP killed it");
+    assert!(p.a.has(&p.a_if, VIP) && !p.b.has(&p.b_if, VIP));
     da.signal("-KILL");
     // Master_Down_Interval at priority 100, 0.1 s: 361 ms.
     let t = wait_until(Duration::from_secs(2), || p.b.has(&p.b_if, VIP));

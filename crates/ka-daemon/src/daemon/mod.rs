@@ -351,11 +351,14 @@ async fn async_main(cfg: ka_model::vrrp::VrrpConfig, keep_vips_on_stop: bool) ->
     );
     drain(&mut router, &mut io).await;
 
-    let (mut term, mut int) = match (
+    // SIGHUP (keepalived's reload) would otherwise kill the process without priority 0 and
+    // leave the VIPs: caught and ignored until reload exists.
+    let (mut term, mut int, mut hup) = match (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
     ) {
-        (Ok(t), Ok(i)) => (t, i),
+        (Ok(t), Ok(i), Ok(h)) => (t, i, h),
         _ => {
             error!("cannot install signal handlers");
             return ExitCode::from(1);
@@ -378,6 +381,7 @@ async fn async_main(cfg: ka_model::vrrp::VrrpConfig, keep_vips_on_stop: bool) ->
         tokio::select! {
             _ = term.recv() => { info!("SIGTERM: stopping"); break; }
             _ = int.recv() => { info!("SIGINT: stopping"); break; }
+            _ = hup.recv() => warn!("SIGHUP: reload is not supported yet, ignored"),
             () = sleep => router.handle_timeout(clock.now()),
             p = rx.recv() => match p {
                 Some(p) => {
@@ -670,5 +674,93 @@ fn log_event(router: &Router, e: &Event) {
         }
         Event::EventsLost { count } => warn!("{count} VRRP events lost"),
         other => debug!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ka_wire::vrrp::{Auth, Version, VrrpPacket};
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    fn advert(version: Version) -> VrrpPacket {
+        VrrpPacket {
+            version,
+            kind: 1,
+            vrid: 51,
+            priority: 150,
+            adver_int_cs: 10,
+            reserved: 0,
+            checksum: 0,
+            addrs: vec![],
+            auth: Auth::None,
+        }
+    }
+
+    #[test]
+    fn decode_rx_ipv4_checksum_ttl_and_destination() {
+        let src = Ipv4Addr::new(192, 0, 2, 1);
+        let dst = Ipv4Addr::new(224, 0, 0, 18);
+        let mut pkt = advert(Version::V3);
+        pkt.addrs = vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100))];
+        let vrrp = pkt.encode_for_send(src.into(), dst.into()).unwrap();
+        let ip = ka_wire::ip::keepalived_ipv4(src, dst, 7, &vrrp).unwrap();
+        let rx = RxPacket {
+            src: src.into(),
+            dst: dst.into(),
+            ifindex: 3,
+            ttl: 255,
+            data: ip.clone(),
+        };
+        let (meta, got) = decode_rx(&rx).unwrap();
+        assert_eq!(meta.iface, IfaceId(3));
+        assert_eq!(meta.src, IpAddr::V4(src));
+        assert_eq!(meta.dst, IpAddr::V4(dst));
+        assert_eq!(meta.ttl, Some(255));
+        assert_eq!(meta.ah, AhStatus::Absent);
+        assert!(meta.checksum_ok);
+        assert_eq!(got.vrid, 51);
+        assert_eq!(got.addrs, pkt.addrs);
+        // A flipped priority byte breaks the checksum: reported, not hidden.
+        let mut bad = ip;
+        let prio_at = 20 + 2;
+        bad[prio_at] ^= 1;
+        let (meta, _) = decode_rx(&RxPacket {
+            data: bad,
+            ..rx.clone()
+        })
+        .unwrap();
+        assert!(!meta.checksum_ok);
+        // Garbage never reaches the engine.
+        assert!(decode_rx(&RxPacket {
+            data: vec![0x45, 0, 0],
+            ..rx
+        })
+        .is_none());
+    }
+
+    #[test]
+    fn decode_rx_ipv6_uses_the_pseudo_header() {
+        let src: Ipv6Addr = "fe80::1".parse().unwrap();
+        let dst: Ipv6Addr = "ff02::12".parse().unwrap();
+        let vrrp = advert(Version::V3)
+            .encode_for_send(src.into(), dst.into())
+            .unwrap();
+        let rx = RxPacket {
+            src: src.into(),
+            dst: dst.into(),
+            ifindex: 4,
+            ttl: 255,
+            data: vrrp,
+        };
+        let (meta, got) = decode_rx(&rx).unwrap();
+        assert!(meta.checksum_ok);
+        assert_eq!(got.priority, 150);
+        // The same bytes "to" another destination do not verify (v3 pseudo-header).
+        let other = RxPacket {
+            dst: IpAddr::V6("2001:db8::2".parse().unwrap()),
+            ..rx
+        };
+        assert!(!decode_rx(&other).unwrap().0.checksum_ok);
     }
 }
