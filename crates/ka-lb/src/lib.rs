@@ -28,7 +28,7 @@
 //!    `for e in state.update(&cfg, &verdicts) { /* run scripts, log */ }`, then
 //!    `let want = desired(&cfg, &verdicts, &state, &vips, &opts)?;`,
 //!    read the kernel into `have`, `let ops = diff(&have, &want, &owned);`, apply them
-//!    in order and `owned.record(&ops)`.
+//!    in order and `owned.update(&want, &ops)`.
 //! 3. On reload: ka-check emits `Reloaded` and new `Initial` events ([`Verdicts::apply`]
 //!    forgets the old positions); call [`LbState::update`] with the new configuration
 //!    (unchanged virtual servers keep their quorum state, matched by [`vs_name`]), then

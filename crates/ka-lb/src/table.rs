@@ -371,6 +371,54 @@ impl Table {
     }
 }
 
+/// An `ipvsadm -Ln`-like listing, one service per line followed by its destinations.
+impl std::fmt::Display for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (k, s) in &self.services {
+            write!(f, "{k} {}", s.attrs.scheduler)?;
+            let fl = &s.attrs.flags;
+            for (on, name) in [
+                (fl.sched_flag_1, "flag-1"),
+                (fl.sched_flag_2, "flag-2"),
+                (fl.sched_flag_3, "flag-3"),
+                (fl.one_packet, "ops"),
+                (fl.hashed, "hashed"),
+            ] {
+                if on {
+                    write!(f, " {name}")?;
+                }
+            }
+            if let Some(p) = &s.attrs.persistence {
+                write!(f, " persistent {} /{}", p.timeout_s, p.prefix)?;
+                if let Some(e) = &p.engine {
+                    write!(f, " pe {e}")?;
+                }
+            }
+            writeln!(f)?;
+            for (dk, d) in &s.dests {
+                let fwd = match d.forwarding {
+                    Forwarding::Nat => "Masq".to_string(),
+                    Forwarding::Dr => "Route".to_string(),
+                    Forwarding::Tun { kind, checksum } => {
+                        let k = match kind {
+                            TunnelType::Ipip => "ipip".to_string(),
+                            TunnelType::Gue { port } => format!("gue:{port}"),
+                            TunnelType::Gre => "gre".to_string(),
+                        };
+                        format!("Tunnel({k},{checksum:?})")
+                    }
+                };
+                write!(f, "  -> {dk} {fwd} {}", d.weight)?;
+                if d.upper_threshold != 0 || d.lower_threshold != 0 {
+                    write!(f, " u{} l{}", d.upper_threshold, d.lower_threshold)?;
+                }
+                writeln!(f)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One change to a data plane, as produced by [`crate::diff()`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "op")]
@@ -441,10 +489,10 @@ pub enum ApplyError {
     NoDest(ServiceKey, DestKey),
 }
 
-/// The services this process created and may therefore delete. Services of other
+/// The services this process manages and may therefore delete. Services of other
 /// owners (another keepalived, an operator's `ipvsadm`) are never deleted; a service
-/// that [`crate::desired()`] asks for is managed whoever created it. The daemon keeps
-/// this set across reloads (add the keys it created, drop the ones it deleted), or
+/// that [`crate::desired()`] asks for is managed whoever created it, and becomes owned
+/// once applied. The daemon keeps this set across reloads with [`Owned::update`], or
 /// persists it; it is serialisable for that.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Owned(pub BTreeSet<ServiceKey>);
@@ -462,20 +510,16 @@ impl Owned {
     pub fn contains(&self, key: &ServiceKey) -> bool {
         self.0.contains(key)
     }
-    /// Records the effect of applied operations: services added become owned,
-    /// services deleted stop being owned.
-    pub fn record(&mut self, ops: &[Op]) {
+    /// Records the effect of applying `ops` (from [`crate::diff()`] towards `desired`):
+    /// every service of `desired` is now managed (created or adopted), services
+    /// deleted stop being owned.
+    pub fn update(&mut self, desired: &Table, ops: &[Op]) {
         for op in ops {
-            match op {
-                Op::AddService { key, .. } => {
-                    self.0.insert(*key);
-                }
-                Op::DelService { key } => {
-                    self.0.remove(key);
-                }
-                _ => {}
+            if let Op::DelService { key } = op {
+                self.0.remove(key);
             }
         }
+        self.0.extend(desired.services.keys().copied());
     }
 }
 

@@ -180,19 +180,22 @@ proptest! {
         prop_assert!(diff(&b, &b, &owned).is_empty());
         prop_assert!(diff(&a, &a, &Owned::of(&a)).is_empty());
 
-        // Ownership bookkeeping follows the operations.
+        // Ownership bookkeeping: every desired service is owned afterwards, deleted
+        // ones are not, foreign ones stay foreign; a second round then deletes
+        // exactly the owned services when nothing is desired.
         let mut own2 = owned.clone();
-        own2.record(&ops);
-        for k in b.services.keys() {
-            if !a.services.contains_key(k) {
-                prop_assert!(own2.contains(k));
-            }
+        own2.update(&b, &ops);
+        for k in t.services.keys() {
+            prop_assert_eq!(own2.contains(k), b.services.contains_key(k) || owned.contains(k));
         }
-        for k in a.services.keys() {
-            if !t.services.contains_key(k) {
-                prop_assert!(!own2.contains(k));
-            }
+        for k in own2.0.iter() {
+            prop_assert!(t.services.contains_key(k));
         }
+        let mut t2 = t.clone();
+        for op in diff(&t, &Table::new(), &own2) {
+            prop_assert!(t2.apply(&op).is_ok());
+        }
+        prop_assert!(t2.services.keys().all(|k| !own2.contains(k)));
     }
 
     #[test]

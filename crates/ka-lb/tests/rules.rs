@@ -820,3 +820,26 @@ mod random {
         }
     }
 }
+
+#[test]
+fn table_lists_like_ipvsadm() {
+    let mut v = vs(vec![rs_w("192.0.2.10", 3), rs_w("192.0.2.11", 1)]);
+    v.scheduler = Scheduler::Sh;
+    v.flags.sched_flag_1 = true;
+    v.persistence = Some(lvs::Persistence {
+        timeout: Duration::from_secs(600),
+        granularity_prefix: Some(24),
+        engine: None,
+    });
+    v.real_servers[1].forwarding = lvs::Forwarding::Tun {
+        kind: lvs::TunnelType::Gue { port: 6080 },
+        checksum: lvs::TunnelChecksum::Csum,
+    };
+    v.real_servers[1].upper_threshold = 50;
+    let mut lb = Lb::new(vec![v]);
+    lb.update();
+    assert_eq!(
+        lb.table().to_string(),
+        "192.0.2.1:80/Tcp sh flag-1 persistent 600 /24\n  -> 192.0.2.10:80 Masq 3\n  -> 192.0.2.11:80 Tunnel(gue:6080,Csum) 1 u50 l0\n"
+    );
+}
