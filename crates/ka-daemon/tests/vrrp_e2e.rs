@@ -593,3 +593,49 @@ fn interop_ours_master_keepalived_backup() {
         t.unwrap()
     );
 }
+
+/// Ours master, keepalived backup: keepalived must stay backup (it accepts our adverts)
+/// and take over on our priority-0 advert.
+fn interop_ours_master(version: u8, advert_int: &str, extra: &str, vip: &str, addr: &str) {
+    let p = Pair::new();
+    let dir = TmpDir::new();
+    let da = Daemon::start(
+        &p.a,
+        &dir,
+        "a",
+        &conf_vip(&p.a_if, version, 150, advert_int, extra, vip),
+    );
+    assert!(
+        wait_until(Duration::from_secs(8), || p.a.has(&p.a_if, addr)).is_some(),
+        "ours never became master\n{}",
+        da.log()
+    );
+    let kconf = format!(
+        "global_defs {{\n  router_id kde2e\n}}\n{}",
+        conf_vip(&p.b_if, version, 100, advert_int, extra, vip)
+    );
+    let ka = Keepalived::start(&p.b, &dir, "kb", &kconf);
+    // Longer than keepalived's start-up plus its Master_Down_Interval.
+    let settle = if advert_int == "1" { 5000 } else { 2000 };
+    std::thread::sleep(Duration::from_millis(settle));
+    assert!(
+        !p.b.has(&p.b_if, addr),
+        "keepalived took the VIP: our adverts were not accepted\n{}",
+        ka.log()
+    );
+    assert!(ka.log().contains("Entering BACKUP STATE"), "{}", ka.log());
+    da.signal("-TERM");
+    let t = wait_until(Duration::from_secs(3), || p.b.has(&p.b_if, addr));
+    assert!(t.is_some(), "keepalived did not take over\n{}", ka.log());
+}
+
+#[test]
+fn interop_v3_ipv6_ours_master_keepalived_backup() {
+    interop_ours_master(3, "0.1", "", "2001:db8::100/128", "2001:db8::100");
+}
+
+#[test]
+fn interop_v2_pass_ours_master_keepalived_backup() {
+    let auth = "  authentication {\n    auth_type PASS\n    auth_pass s3cret\n  }\n";
+    interop_ours_master(2, "1", auth, &format!("{VIP}/32"), VIP);
+}
