@@ -639,3 +639,38 @@ fn interop_v2_pass_ours_master_keepalived_backup() {
     let auth = "  authentication {\n    auth_type PASS\n    auth_pass s3cret\n  }\n";
     interop_ours_master(2, "1", auth, &format!("{VIP}/32"), VIP);
 }
+
+#[test]
+fn track_interface_down_is_fault_and_up_recovers() {
+    let p = Pair::new();
+    let dir = TmpDir::new();
+    // A second veth with both ends in a, tracked by a's instance.
+    let x = unique_name("kex");
+    let y = unique_name("key");
+    p.a.ip(&["link", "add", &x, "type", "veth", "peer", "name", &y]);
+    p.a.ip(&["link", "set", &x, "up"]);
+    p.a.ip(&["link", "set", &y, "up"]);
+    let track = format!("  track_interface {{\n    {x}\n  }}\n");
+    let vip = format!("{VIP}/32");
+    let (da, db) = elect_with(&p, &dir, 3, "0.1", [&track, ""], &vip, VIP);
+    p.a.ip(&["link", "set", &x, "down"]);
+    let t = wait_until(Duration::from_secs(2), || {
+        p.b.has(&p.b_if, VIP) && !p.a.has(&p.a_if, VIP)
+    });
+    assert!(
+        t.is_some(),
+        "no hand-over on a tracked link down\n--- a ---\n{}\n--- b ---\n{}",
+        da.log(),
+        db.log()
+    );
+    assert!(da.log().contains("Entering FAULT STATE"), "{}", da.log());
+    p.a.ip(&["link", "set", &x, "up"]);
+    let t = wait_until(Duration::from_secs(3), || {
+        p.a.has(&p.a_if, VIP) && !p.b.has(&p.b_if, VIP)
+    });
+    assert!(
+        t.is_some(),
+        "a did not come back (preempt) after the link came up\n--- a ---\n{}",
+        da.log()
+    );
+}
