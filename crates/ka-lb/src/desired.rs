@@ -108,15 +108,16 @@ impl Verdicts {
     pub fn raw(&self, rs: RealServerId) -> Option<RsVerdict> {
         self.map.get(&rs).copied()
     }
-    /// Whether real server `rs` (configured as `conf` in `vs`) is alive, and its weight
-    /// (at most [`Weight::MAX`]). Without a verdict a real server is alive unless its
-    /// virtual server or one of its checkers has `alpha`, at its configured weight
-    /// (keepalived's start state before any check ran).
-    pub fn get(&self, rs: RealServerId, vs: &VirtualServer, conf: &RealServer) -> (bool, u32) {
+    /// Whether real server `rs` (configured as `conf`) is alive, and its weight
+    /// (at most [`Weight::MAX`]). Without a verdict a real server is alive unless one
+    /// of its checkers has `alpha` (inherited from the virtual or real server), at its
+    /// configured weight: keepalived's start state before any check ran (a real server
+    /// without checkers is always alive).
+    pub fn get(&self, rs: RealServerId, conf: &RealServer) -> (bool, u32) {
         let v = self.raw(rs).unwrap_or_default();
         let alive = v
             .alive
-            .unwrap_or_else(|| !(vs.alpha || conf.checkers.iter().any(|c| c.timing.alpha)));
+            .unwrap_or_else(|| !conf.checkers.iter().any(|c| c.timing.alpha));
         let weight = v.weight.unwrap_or(conf.weight.get()).min(Weight::MAX);
         (alive, weight)
     }
@@ -198,7 +199,7 @@ pub fn alive_weight(vi: u32, vs: &VirtualServer, verdicts: &Verdicts) -> u64 {
                 vs: vi,
                 rs: u32::try_from(ri).ok()?,
             };
-            let (alive, w) = verdicts.get(id, vs, rs);
+            let (alive, w) = verdicts.get(id, rs);
             alive.then_some(u64::from(w))
         })
         .sum()
@@ -558,7 +559,7 @@ fn vs_dests(
     }
     for (ri, rs) in vs.real_servers.iter().enumerate() {
         let Ok(ri) = u32::try_from(ri) else { break };
-        let (alive, w) = verdicts.get(RealServerId { vs: vi, rs: ri }, vs, rs);
+        let (alive, w) = verdicts.get(RealServerId { vs: vi, rs: ri }, rs);
         // keepalived: while the sorry server serves, alive real servers are taken out
         // (`perform_quorum_state`), which for `inhibit_on_failure` means weight 0; a
         // dead real server is removed, or kept at weight 0 with inhibit_on_failure.

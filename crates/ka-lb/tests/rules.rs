@@ -9,8 +9,8 @@ use std::time::Duration;
 use ka_check::{fixture, CheckerId, Event, RealServerId, Reason};
 use ka_lb::*;
 use ka_model::lvs::{
-    self, AddrRange, IpFamily, LvsConfig, RealServer, Scheduler, SorryServer, VirtualServer,
-    VirtualServerGroup, VsAddress, VsgEntry,
+    self, AddrRange, CheckerKind, IpFamily, LvsConfig, RealServer, Scheduler, SorryServer,
+    VirtualServer, VirtualServerGroup, VsAddress, VsgEntry,
 };
 
 fn ip(s: &str) -> IpAddr {
@@ -288,16 +288,22 @@ fn sorry_server_inhibit_keeps_it_at_weight_zero() {
 
 #[test]
 fn initial_quorum_down_is_reported_only_with_a_sorry_server() {
-    let mut a = fixture::virtual_server(ip("192.0.2.1"), 80, vec![rs_w("192.0.2.10", 1)]);
-    a.alpha = true;
-    let mut b = fixture::virtual_server(ip("192.0.2.2"), 80, vec![rs_w("192.0.2.10", 1)]);
-    b.alpha = true;
+    let mut t = fixture::timing(5, 1, 1);
+    t.alpha = true;
+    let chk = fixture::checker(CheckerKind::Tcp, t, (ip("192.0.2.10"), Some(80)));
+    let alpha_rs = fixture::real_server(ip("192.0.2.10"), 80, vec![chk]);
+    let a = fixture::virtual_server(ip("192.0.2.1"), 80, vec![alpha_rs.clone()]);
+    let mut b = fixture::virtual_server(ip("192.0.2.2"), 80, vec![alpha_rs]);
     b.sorry_server = Some(sorry("198.51.100.9", false));
-    let mut lb = Lb::new(vec![a, b]);
-    // alpha: no verdict yet means down.
+    // alpha on a virtual server whose real server has no checker: alive anyway.
+    let mut c = fixture::virtual_server(ip("192.0.2.3"), 80, vec![rs_w("192.0.2.10", 1)]);
+    c.alpha = true;
+    let mut lb = Lb::new(vec![a, b, c]);
+    // alpha checker: no verdict yet means down.
     let ev = lb.update();
-    assert_eq!(ev.len(), 1);
+    assert_eq!(ev.len(), 2);
     assert_eq!((ev[0].vs, ev[0].up, ev[0].initial), (1, false, true));
+    assert_eq!((ev[1].vs, ev[1].up, ev[1].initial), (2, true, true));
     let t = lb.table();
     assert!(t.services[&key80()].dests.is_empty());
     let k2 = ServiceKey::Addr {
