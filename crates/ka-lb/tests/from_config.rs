@@ -210,3 +210,51 @@ fn table_from_keepalived_conf() {
     }
     assert!(applied.services.is_empty());
 }
+
+/// ka-check's start events feed the verdicts: an `alpha` real server starts out of
+/// the pool, so the quorum starts down and the sorry server serves.
+#[test]
+fn check_engine_start_events_drive_the_table() {
+    let cfg = load(
+        "\
+virtual_server 192.0.2.1 80 {
+    protocol TCP
+    quorum 2
+    sorry_server 198.51.100.99 80
+    real_server 198.51.100.1 80 {
+        TCP_CHECK {
+        }
+    }
+    real_server 198.51.100.2 80 {
+        alpha
+        TCP_CHECK {
+        }
+    }
+}
+",
+    );
+    let mut checks = ka_check::Scheduler::new(&cfg.lvs, ka_check::Options::default()).unwrap();
+    checks.start(ka_check::Instant::ZERO);
+    let mut verdicts = Verdicts::new();
+    let mut n = 0;
+    while let Some(e) = checks.poll_event() {
+        n += usize::from(verdicts.apply(&e));
+    }
+    assert_eq!(n, 2, "one Initial per real server");
+    let mut state = LbState::new();
+    let ev = state.update(&cfg.lvs, &verdicts);
+    assert_eq!(ev.len(), 1);
+    assert!(!ev[0].up && ev[0].initial);
+    let t = desired(
+        &cfg.lvs,
+        &verdicts,
+        &state,
+        &Vips::new(),
+        &Options::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        t.to_string(),
+        "192.0.2.1:80/Tcp wlc\n  -> 198.51.100.99:80 Masq 1\n"
+    );
+}
