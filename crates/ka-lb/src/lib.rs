@@ -71,7 +71,16 @@
 //! * `inhibit_on_failure`: a failed real server stays with weight 0.
 //! * A virtual server group expands to one service per address of each range and per
 //!   fwmark; a port-less address service is persistent (360 s by default).
-//! * Real-server ports: NAT real servers without a port take the virtual server's.
+//! * Ports: on an address virtual server a real server without a port takes the
+//!   virtual server's, and so does a DR/TUN sorry server (a NAT one stays at 0); on
+//!   a group or fwmark service a missing port is 0.
+//! * A virtual server without real servers is ignored (even with a sorry server);
+//!   with a total configured weight of 0 the quorum is never met.
+//! * Quorum events: at start `quorum_up` runs when the quorum is met, `quorum_down`
+//!   only when it is not and a sorry server exists; with `omega`, `quorum_down` also
+//!   runs at shutdown.
+//! * Real servers with an `alpha` checker start out of the pool; without checkers a
+//!   real server is always in it.
 //!
 //! # Choices and limits
 //!
@@ -83,6 +92,10 @@
 //! * Services another program created are adopted when the configuration asks for
 //!   them (their destinations and attributes are made to match), never deleted
 //!   otherwise.
+//! * Two virtual servers expanding to the same service share it: the first one's
+//!   scheduler, flags and persistence win and the destinations are merged.
+//! * Verdicts are keyed by ka-check's positions (`RealServerId`); after a reload the
+//!   `Reloaded` event clears them and the new `Initial` events refill them.
 
 pub mod desired;
 pub mod diff;
