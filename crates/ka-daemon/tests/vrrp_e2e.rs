@@ -399,7 +399,11 @@ fn v2_pass_auth_election_and_mismatch() {
 fn leftover_vip_of_a_killed_run_is_removed_at_start() {
     let p = Pair::new();
     let dir = TmpDir::new();
+    // The leftover VIP listed before the interface's own address: it must not be taken
+    // as the primary (source) address.
+    p.b.ip(&["addr", "del", "192.0.2.2/24", "dev", &p.b_if]);
     p.b.ip(&["addr", "add", &format!("{VIP}/32"), "dev", &p.b_if]);
+    p.b.ip(&["addr", "add", "192.0.2.2/24", "dev", &p.b_if]);
     // b alone, priority 100, advert 1 s: BACKUP for 3.6 s, so the VIP must go at once.
     let db = Daemon::start(&p.b, &dir, "b", &conf(&p.b_if, 3, 100, "1", ""));
     assert!(
@@ -407,6 +411,7 @@ fn leftover_vip_of_a_killed_run_is_removed_at_start() {
         "leftover VIP not removed\n{}",
         db.log()
     );
+    assert!(db.log().contains("source 192.0.2.2,"), "{}", db.log());
     // ... and comes back when b becomes master (Master_Down_Interval 3.6 s).
     assert!(
         wait_until(Duration::from_secs(6), || p.b.has(&p.b_if, VIP)).is_some(),

@@ -149,12 +149,17 @@ fn load_config(file: &Path, config_id: Option<String>) -> Option<ka_model::confi
     Some(config)
 }
 
-/// Reads the host's interfaces and their primary addresses.
-async fn host_info(nl: &Netlink) -> ka_sys::Result<(Host, BTreeMap<u32, ka_sys::Link>)> {
+/// Reads the host's interfaces and their primary addresses; configured VIPs (perhaps left
+/// by a killed earlier run) never count as an interface's primary address.
+async fn host_info(
+    nl: &Netlink,
+    vips: &BTreeSet<IpAddr>,
+) -> ka_sys::Result<(Host, BTreeMap<u32, ka_sys::Link>)> {
     let mut host = Host::new();
     let mut links = BTreeMap::new();
     for l in nl.links().await? {
-        let addrs = nl.addresses(l.ifindex).await?;
+        let mut addrs = nl.addresses(l.ifindex).await?;
+        addrs.retain(|a| !vips.contains(&a.addr));
         let v4 = addrs.iter().find_map(|a| match a.addr {
             IpAddr::V4(x) => Some(x),
             IpAddr::V6(_) => None,
@@ -222,7 +227,17 @@ async fn async_main(cfg: ka_model::vrrp::VrrpConfig, keep_vips_on_stop: bool) ->
             return ExitCode::from(1);
         }
     };
-    let (host, links) = match host_info(&nl).await {
+    let vip_addrs: BTreeSet<IpAddr> = cfg
+        .instances
+        .iter()
+        .flat_map(|i| {
+            i.virtual_ipaddresses
+                .iter()
+                .chain(i.virtual_ipaddresses_excluded.iter())
+                .map(|a| a.prefix.addr)
+        })
+        .collect();
+    let (host, links) = match host_info(&nl, &vip_addrs).await {
         Ok(h) => h,
         Err(e) => {
             error!("cannot list interfaces: {e}");
@@ -242,6 +257,22 @@ async fn async_main(cfg: ka_model::vrrp::VrrpConfig, keep_vips_on_stop: bool) ->
         warn!("{w}");
     }
     let instances = mapped.router.instances.clone();
+    for c in &instances {
+        info!(
+            "({}) ifindex {}, source {}, {:?}, priority {}, advert_int {} cs, {}",
+            c.name,
+            c.interface.0,
+            c.src_addr,
+            c.version,
+            c.priority,
+            c.advert_int.0,
+            if c.unicast_peers.is_empty() {
+                format!("multicast {}", c.mcast_group())
+            } else {
+                format!("{} unicast peer(s)", c.unicast_peers.len())
+            }
+        );
+    }
     let mut router = match Router::new(mapped.router) {
         Ok(r) => r,
         Err(e) => {
