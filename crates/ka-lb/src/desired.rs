@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ka_check::{Event, RealServerId};
-use ka_model::lvs::{LvsConfig, RealServer, Script, VirtualServer, VsAddress, VsgEntry, Weight};
+use ka_model::lvs::{
+    LvsConfig, RealServer, Script, VirtualServer, VirtualServerGroup, VsAddress, VsgEntry, Weight,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::table::{
@@ -380,10 +382,13 @@ impl LbState {
     }
 }
 
+/// Virtual server groups by name.
+type Groups<'a> = BTreeMap<&'a str, &'a VirtualServerGroup>;
+
 /// The services one virtual server expands to, each with the port a real server
 /// without a port takes (`None`: 0).
 fn service_keys(
-    cfg: &LvsConfig,
+    groups: &Groups<'_>,
     vs: &VirtualServer,
     out: &mut Vec<(ServiceKey, Option<u16>)>,
 ) -> Result<(), LbError> {
@@ -410,12 +415,12 @@ fn service_keys(
             None,
         )),
         VsAddress::Group(name) => {
-            let g = cfg.groups.iter().find(|g| &g.name == name).ok_or_else(|| {
-                LbError::UnknownGroup {
+            let g = groups
+                .get(name.as_str())
+                .ok_or_else(|| LbError::UnknownGroup {
                     vs: vs_name(vs),
                     group: name.clone(),
-                }
-            })?;
+                })?;
             for e in &g.entries {
                 match e {
                     VsgEntry::Range(r) => {
@@ -489,7 +494,7 @@ fn next_addr(a: IpAddr) -> Option<IpAddr> {
 
 /// Scheduler, flags and persistence of a virtual server's services. A service without
 /// a port must be persistent (keepalived makes it persistent for 360 s).
-fn service_attrs(cfg: &LvsConfig, vs: &VirtualServer) -> ServiceAttrs {
+fn service_attrs(groups: &Groups<'_>, vs: &VirtualServer) -> ServiceAttrs {
     let family = Family::from(vs.family);
     let persistence = match &vs.persistence {
         Some(p) => Some(Persistence {
@@ -501,12 +506,11 @@ fn service_attrs(cfg: &LvsConfig, vs: &VirtualServer) -> ServiceAttrs {
             let portless = match &vs.address {
                 VsAddress::Ip { port, .. } => port.is_none(),
                 VsAddress::Fwmark(_) => false,
-                VsAddress::Group(name) => cfg
-                    .groups
-                    .iter()
-                    .filter(|g| &g.name == name)
-                    .flat_map(|g| g.entries.iter())
-                    .any(|e| matches!(e, VsgEntry::Range(r) if r.port.is_none())),
+                VsAddress::Group(name) => groups.get(name.as_str()).is_some_and(|g| {
+                    g.entries
+                        .iter()
+                        .any(|e| matches!(e, VsgEntry::Range(r) if r.port.is_none()))
+                }),
             };
             portless.then(|| Persistence {
                 timeout_s: DEFAULT_PERSISTENCE_S,
@@ -624,6 +628,11 @@ pub fn desired(
 ) -> Result<Table, LbError> {
     let mut table = Table::new();
     let mut keys = Vec::new();
+    // The first group of a name wins, as a lookup in file order would.
+    let mut groups = Groups::new();
+    for g in &cfg.groups {
+        groups.entry(g.name.as_str()).or_insert(g);
+    }
     for (vi, vs) in cfg.virtual_servers.iter().enumerate() {
         let Ok(vi) = u32::try_from(vi) else { break };
         if vs.real_servers.is_empty() {
@@ -634,8 +643,8 @@ pub fn desired(
             gains(alive_weight(vi, vs, verdicts), q, h)
         });
         keys.clear();
-        service_keys(cfg, vs, &mut keys)?;
-        let attrs = service_attrs(cfg, vs);
+        service_keys(&groups, vs, &mut keys)?;
+        let attrs = service_attrs(&groups, vs);
         let dests = vs_dests(vi, vs, verdicts, quorum_up);
         let gate = vs.ha_suspend && opts.ha_suspend == HaSuspend::GateServices;
         for (key, default_port) in &keys {

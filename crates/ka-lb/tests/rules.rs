@@ -849,3 +849,28 @@ fn table_lists_like_ipvsadm() {
         "192.0.2.1:80/Tcp sh flag-1 persistent 600 /24\n  -> 192.0.2.10:80 Masq 3\n  -> 192.0.2.11:80 Tunnel(gue:6080,Csum) 1 u50 l0\n"
     );
 }
+
+#[test]
+fn large_configuration() {
+    // 5000 virtual servers with 4 real servers each.
+    let vss: Vec<_> = (0..5000u32)
+        .map(|i| {
+            let a = IpAddr::from([203, 0, 113 + (i / 250) as u8 % 2, (i % 250) as u8 + 1]);
+            let port = 1000 + (i / 500) as u16;
+            let real = (0..4)
+                .map(|j| rs_w(&format!("198.51.100.{}", j + 1), 1 + j))
+                .collect();
+            fixture::virtual_server(a, port, real)
+        })
+        .collect();
+    let mut lb = Lb::new(vss);
+    let start = std::time::Instant::now();
+    assert_eq!(lb.update().len(), 5000);
+    let t = lb.table();
+    let ops = diff(&Table::new(), &t, &Owned::new());
+    eprintln!("5000 VS: update + desired + diff in {:?}", start.elapsed());
+    assert_eq!(t.services.len(), 5000);
+    assert_eq!(t.dest_count(), 20000);
+    assert_eq!(ops.len(), 25000);
+    assert!(diff(&t, &lb.table(), &Owned::of(&t)).is_empty());
+}
