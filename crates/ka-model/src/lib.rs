@@ -6,7 +6,10 @@
 
 pub mod config;
 pub mod lvs;
+pub mod time;
 pub mod vrrp;
+
+pub use time::Instant;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,62 +1,9 @@
 //! Simulated-time friendly instants and keepalived's timer arithmetic.
 
-use std::time::Duration;
-
 use ka_model::{Centisecs, VrrpVersion};
-use serde::{Deserialize, Serialize};
 
-/// A point in time, in microseconds since an arbitrary epoch chosen by the caller.
-///
-/// The engine never reads a clock: every input carries `now`. A daemon maps its monotonic
-/// clock onto this type; a simulator starts at [`Instant::ZERO`]. Microseconds are
-/// keepalived's own timer resolution (`TIMER_HZ` = 1 000 000).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
-)]
-pub struct Instant(u64);
-
-impl Instant {
-    /// The epoch.
-    pub const ZERO: Instant = Instant(0);
-
-    /// An instant `us` microseconds after the epoch.
-    pub const fn from_micros(us: u64) -> Self {
-        Self(us)
-    }
-
-    /// An instant `ms` milliseconds after the epoch.
-    pub const fn from_millis(ms: u64) -> Self {
-        Self(ms.saturating_mul(1000))
-    }
-
-    /// Microseconds since the epoch.
-    pub const fn as_micros(self) -> u64 {
-        self.0
-    }
-
-    /// `self + d`, saturating at the end of time (never panics).
-    pub fn saturating_add(self, d: Duration) -> Self {
-        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-        Self(self.0.saturating_add(us))
-    }
-
-    /// `self + us` microseconds, saturating.
-    pub const fn add_micros(self, us: u64) -> Self {
-        Self(self.0.saturating_add(us))
-    }
-
-    /// The time from `earlier` to `self`, or zero if `earlier` is later.
-    pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
-        Duration::from_micros(self.0.saturating_sub(earlier.0))
-    }
-}
-
-impl std::ops::Add<Duration> for Instant {
-    type Output = Instant;
-    fn add(self, d: Duration) -> Instant {
-        self.saturating_add(d)
-    }
-}
+/// A point in time in microseconds since the caller's epoch (shared with ka-check).
+pub use ka_model::Instant;
 
 /// Microseconds per centisecond (keepalived's `TIMER_CENTI_HZ`).
 pub const MICROS_PER_CS: u64 = 10_000;
@@ -98,6 +45,7 @@ pub fn master_down_interval_us(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     // RFC 5798 section 6.1 / keepalived VRRP_TIMER_SKEW.
     #[test]
