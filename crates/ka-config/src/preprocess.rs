@@ -1727,13 +1727,14 @@ fn tokenize_text(seg: &[Ch]) -> Vec<Token> {
             }
             i += 1; // the closing quote, if any
         } else {
-            while let Some(c) = seg.get(i) {
-                if c.c.is_whitespace() || c.c == '"' {
-                    break;
-                }
-                text.push(c.c);
-                i += 1;
-            }
+            // One allocation of the right size (most words are ASCII).
+            let word = seg.get(i..).unwrap_or(&[]);
+            let n = word
+                .iter()
+                .take_while(|c| !c.c.is_whitespace() && c.c != '"')
+                .count();
+            text = word.iter().take(n).map(|c| c.c).collect();
+            i += n;
         }
         let end = i.min(seg.len());
         if let Some(span) = merge_span(seg.get(start..end).unwrap_or(&[])) {

@@ -109,6 +109,8 @@ pub fn run(req: &Request) -> ExitCode {
             req.file.display()
         );
     }
+    // The process ends here: freeing a large model piece by piece only costs time.
+    std::mem::forget(config);
     if errors > 0 {
         ExitCode::from(1)
     } else {
