@@ -679,3 +679,42 @@ fn track_interface_down_is_fault_and_up_recovers() {
         da.log()
     );
 }
+
+/// The gratuitous ARPs of a new master reach the peer: with `arp_accept` on, b learns
+/// VIP -> a's MAC from them alone (b never asks for the VIP).
+#[test]
+fn new_master_sends_gratuitous_arp() {
+    let p = Pair::new();
+    let dir = TmpDir::new();
+    for key in ["all".to_owned(), p.b_if.clone()] {
+        run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &p.b.name,
+                "sysctl",
+                "-qw",
+                &format!("net.ipv4.conf.{key}.arp_accept=1"),
+            ],
+        );
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&p.a.ip(&["-j", "link", "show", "dev", &p.a_if])).unwrap();
+    let a_mac = v[0]["address"].as_str().unwrap().to_owned();
+    let da = Daemon::start(&p.a, &dir, "a", &conf(&p.a_if, 3, 150, "0.1", ""));
+    let learned = wait_until(Duration::from_secs(3), || {
+        let v: serde_json::Value =
+            serde_json::from_str(&p.b.ip(&["-j", "neigh", "show", "dev", &p.b_if])).unwrap();
+        v.as_array().is_some_and(|n| {
+            n.iter()
+                .any(|e| e["dst"] == VIP && e["lladdr"].as_str() == Some(a_mac.as_str()))
+        })
+    });
+    assert!(
+        learned.is_some(),
+        "b never learned {VIP} from a GARP\n{}\n{}",
+        p.b.ip(&["neigh", "show"]),
+        da.log()
+    );
+}
