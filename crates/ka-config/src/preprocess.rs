@@ -342,30 +342,41 @@ trait Source {
 /// The physical lines of a file, read in place (as `text.split('\n')`).
 struct FileSource {
     file: FileId,
-    text: std::sync::Arc<str>,
+    text: std::sync::Arc<String>,
     /// Byte offset of the next line; `None` after the last one.
     pos: Option<usize>,
     idx: usize,
 }
 
+impl FileSource {
+    /// The byte range and number of the next physical line (without `\r`/`\n` at its
+    /// end); `None` after the last one.
+    fn next_raw(&mut self) -> Option<(usize, usize, u32)> {
+        let pos = self.pos?;
+        let rest = self.text.get(pos..)?;
+        let end = match rest.find('\n') {
+            Some(i) => {
+                self.pos = Some(pos + i + 1);
+                pos + i
+            }
+            None => {
+                self.pos = None;
+                pos + rest.len()
+            }
+        };
+        self.idx += 1;
+        let line_no = u32::try_from(self.idx).unwrap_or(u32::MAX);
+        let raw = self.text.get(pos..end)?;
+        let trimmed = raw.trim_end_matches(['\r', '\n']);
+        Some((pos, pos + trimmed.len(), line_no))
+    }
+}
+
 impl Source for FileSource {
     fn next(&mut self, pre: &mut Pre<'_>) -> Option<Result<Text, Raw>> {
         loop {
-            let pos = self.pos?;
-            let rest = self.text.get(pos..)?;
-            let raw = match rest.find('\n') {
-                Some(i) => {
-                    self.pos = Some(pos + i + 1);
-                    rest.get(..i)?
-                }
-                None => {
-                    self.pos = None;
-                    rest
-                }
-            };
-            self.idx += 1;
-            let line_no = u32::try_from(self.idx).unwrap_or(u32::MAX);
-            let raw = raw.trim_end_matches(['\r', '\n']);
+            let (a, b, line_no) = self.next_raw()?;
+            let raw = self.text.get(a..b)?;
             if raw.is_empty() {
                 return Some(Err(Raw::Blank));
             }
@@ -375,6 +386,22 @@ impl Source for FileSource {
             }
             // A comment-only line: skipped, it does not end a multi-line definition.
         }
+    }
+}
+
+/// A physical line that no preprocessor step changes beyond dropping its comment and
+/// splitting it at braces: printable ASCII (blanks are spaces and tabs) without `$`, `~`,
+/// `@`, quotes, backslashes or `include`. Returns the line without its comment.
+fn simple_line(raw: &str) -> Option<&str> {
+    let ok = raw.bytes().all(|b| {
+        (b == b'\t' || (0x20..0x7f).contains(&b)) && !matches!(b, b'$' | b'~' | b'@' | b'"' | b'\\')
+    });
+    if !ok || raw.contains("include") {
+        return None;
+    }
+    match raw.find(['#', '!']) {
+        Some(i) => raw.get(..i),
+        None => Some(raw),
     }
 }
 
@@ -488,7 +515,7 @@ impl<'a> Pre<'a> {
     // ---- files ----
 
     fn run_file(&mut self, path: PathBuf, text: String, from: Option<Span>) {
-        let text: std::sync::Arc<str> = text.into();
+        let text = std::sync::Arc::new(text);
         let id = self.sources.add_shared(path.clone(), text.clone());
         self.included_from.push(from);
         let norm = crate::fs::normalize(&path);
@@ -500,9 +527,113 @@ impl<'a> Pre<'a> {
             pos: Some(0),
             idx: 0,
         };
-        self.run(&mut src);
+        self.run_file_lines(&mut src);
         self.include_check = sav;
         self.stack.pop();
+    }
+
+    /// [`Pre::run`] over a file, with a fast path for the lines [`simple_line`] accepts:
+    /// they are split and tokenized straight from the text, with the same tokens, spans
+    /// and limits as the general path (no per-character copy).
+    fn run_file_lines(&mut self, src: &mut FileSource) {
+        let text = src.text.clone();
+        while let Some((a, b, line_no)) = src.next_raw() {
+            let raw = text.get(a..b).unwrap_or("");
+            if raw.is_empty() {
+                if self.stopped {
+                    return;
+                }
+                continue;
+            }
+            if let Some(line) = simple_line(raw) {
+                let lead = line.len() - line.trim_start_matches([' ', '\t']).len();
+                let body = line.trim_matches([' ', '\t']);
+                if body.is_empty() {
+                    // A comment-only line.
+                    continue;
+                }
+                if self.stopped {
+                    return;
+                }
+                self.emit_simple(body, lead, src.file, line_no);
+                continue;
+            }
+            let t = self.decomment(raw, src.file, line_no);
+            if t.is_empty() {
+                continue;
+            }
+            if self.stopped {
+                return;
+            }
+            self.process(t, src);
+        }
+    }
+
+    /// A [`simple_line`] (trimmed, starting at byte `ofs` of its physical line) as
+    /// [`Pre::process`] emits it: split at each brace, each piece tokenized at blanks.
+    fn emit_simple(&mut self, line: &str, ofs: usize, file: FileId, line_no: u32) {
+        let mut rest = line;
+        let mut at = ofs;
+        while !rest.is_empty() {
+            if self.stopped {
+                return;
+            }
+            let seg_len = if rest.starts_with(['{', '}']) {
+                1
+            } else {
+                rest.find(['{', '}']).unwrap_or(rest.len())
+            };
+            let (seg, tail) = rest.split_at(seg_len);
+            self.emit_str(seg.trim_end_matches([' ', '\t']), at, file, line_no);
+            let tail_trimmed = tail.trim_start_matches([' ', '\t']);
+            at += seg_len + (tail.len() - tail_trimmed.len());
+            rest = tail_trimmed;
+        }
+    }
+
+    /// [`Pre::emit`] for a piece of a [`simple_line`] starting at byte `ofs`.
+    fn emit_str(&mut self, seg: &str, ofs: usize, file: FileId, line_no: u32) {
+        if seg.is_empty() {
+            return;
+        }
+        let col = |i: usize| u32::try_from(ofs + i + 1).unwrap_or(u32::MAX);
+        self.out_chars = self.out_chars.saturating_add(seg.len());
+        if self.out_chars > self.opts.limits.max_output_chars {
+            let at = Span {
+                file,
+                line: line_no,
+                col: col(0),
+                len: 1,
+            };
+            self.stop(
+                Some(at),
+                format!(
+                    "the expanded configuration is larger than {} characters",
+                    self.opts.limits.max_output_chars
+                ),
+            );
+            return;
+        }
+        let mut toks = Vec::new();
+        let mut i = 0;
+        for word in seg.split([' ', '\t']) {
+            if !word.is_empty() {
+                toks.push(Token {
+                    text: word.to_string(),
+                    span: Span {
+                        file,
+                        line: line_no,
+                        col: col(i),
+                        len: u32::try_from(word.len()).unwrap_or(u32::MAX),
+                    },
+                    quoted: false,
+                });
+            }
+            i += word.len() + 1;
+        }
+        if !toks.is_empty() {
+            (self.out)(toks);
+        }
     }
 
     fn run(&mut self, src: &mut dyn Source) {
@@ -2095,6 +2226,79 @@ fn class_match(p: &[char], c: char) -> Option<(bool, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The lines of tokens one physical line gives through the general path
+    /// (`decomment` + `process`) and through the fast path (`emit_simple`).
+    fn both_paths(raw: &str, limit: usize) -> (Vec<Line>, Vec<Line>, usize, usize) {
+        let fs = crate::fs::MemFs::new();
+        let mut opts = LoadOptions::default();
+        opts.limits.max_output_chars = limit;
+        let mut general: Vec<Line> = Vec::new();
+        let mut out = |l: Line| general.push(l);
+        let mut pre = Pre::new(&fs, &opts, &mut out);
+        let t = pre.decomment(raw, FileId(0), 7);
+        if !t.is_empty() {
+            let mut none = LinesSource {
+                lines: Vec::new().into_iter(),
+            };
+            pre.process(t, &mut none);
+        }
+        let general_diags = pre.diags.len();
+        let mut fast: Vec<Line> = Vec::new();
+        let mut out = |l: Line| fast.push(l);
+        let mut pre = Pre::new(&fs, &opts, &mut out);
+        let line = simple_line(raw).unwrap();
+        let lead = line.len() - line.trim_start_matches([' ', '\t']).len();
+        let body = line.trim_matches([' ', '\t']);
+        if !body.is_empty() {
+            pre.emit_simple(body, lead, FileId(0), 7);
+        }
+        let fast_diags = pre.diags.len();
+        (general, fast, general_diags, fast_diags)
+    }
+
+    #[test]
+    fn simple_lines_take_the_fast_path_with_the_same_tokens() {
+        for raw in [
+            "virtual_server 192.0.2.1 80 {",
+            "    real_server 198.51.100.1 8080 {",
+            "}",
+            "  }  ",
+            "\t weight\t 3 # a comment",
+            "a{b}c { d } e",
+            "{{}} x",
+            "   ! only a comment",
+            "x}{y",
+            "key value ! comment { with brace",
+        ] {
+            let (general, fast, gd, fd) = both_paths(raw, 1 << 20);
+            assert_eq!(general, fast, "{raw:?}");
+            assert_eq!((gd, fd), (0, 0), "{raw:?}");
+        }
+        // The output limit stops both at the same place.
+        for limit in [0, 3, 5, 9] {
+            let (general, fast, gd, fd) = both_paths("ab cd { ef } gh", limit);
+            assert_eq!(general, fast, "limit {limit}");
+            assert_eq!(gd, fd, "limit {limit}");
+        }
+    }
+
+    #[test]
+    fn lines_the_preprocessor_changes_are_not_simple() {
+        for raw in [
+            "$X=1",
+            "@id x",
+            "~SEQ(i,1,2) x",
+            "a \"b c\"",
+            "a \\# b",
+            "include x.conf",
+            "x { include y.conf",
+            "caf\u{e9} 1",
+            "a\u{b}b",
+        ] {
+            assert!(simple_line(raw).is_none(), "{raw:?}");
+        }
+    }
 
     #[test]
     fn braces() {

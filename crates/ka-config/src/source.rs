@@ -27,8 +27,9 @@ pub struct Span {
 pub struct SourceFile {
     /// The path as it was resolved (what diagnostics print).
     pub path: PathBuf,
-    /// The whole text (shared with the preprocessor while it reads the file).
-    pub text: Arc<str>,
+    /// The whole text (shared with the preprocessor while it reads the file; an
+    /// `Arc<String>` rather than `Arc<str>` so that the text read is never copied).
+    pub text: Arc<String>,
 }
 
 /// All files read while loading one configuration.
@@ -40,10 +41,10 @@ pub struct SourceMap {
 impl SourceMap {
     /// Adds a file and returns its id.
     pub fn add(&mut self, path: PathBuf, text: String) -> FileId {
-        self.add_shared(path, text.into())
+        self.add_shared(path, Arc::new(text))
     }
     /// Adds a file whose text is shared, and returns its id.
-    pub fn add_shared(&mut self, path: PathBuf, text: Arc<str>) -> FileId {
+    pub fn add_shared(&mut self, path: PathBuf, text: Arc<String>) -> FileId {
         let id = FileId(u32::try_from(self.files.len()).unwrap_or(u32::MAX));
         self.files.push(SourceFile { path, text });
         id

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use ka_config::lower::lvs::{self, LVS_BLOCKS};
-use ka_config::lower::{lower, Env, Status};
+use ka_config::lower::{lower, Env, Lowering, Status};
 use ka_config::source::{FileId, FileSystem};
 use ka_config::syntax::{build_tree, tokenize};
 use ka_config::{Diagnostic, Severity};
@@ -56,7 +56,15 @@ fn run(text: &str) -> (Config, Vec<Diagnostic>) {
     };
     let (tree, d0) = build_tree(tokenize(FileId(0), text));
     assert!(d0.is_empty(), "syntax: {d0:?}");
-    lower(&tree, &env)
+    // `-t` lowers without keeping the real servers: it must find exactly the same.
+    let mut only = Lowering::diagnostics_only(&env);
+    for node in &tree {
+        only.node(node);
+    }
+    let (_, d_only) = only.finish();
+    let (c, d) = lower(&tree, &env);
+    assert_eq!(d, d_only, "diagnostics_only finds something else");
+    (c, d)
 }
 
 /// Lowers and asserts there is no error (warnings allowed).

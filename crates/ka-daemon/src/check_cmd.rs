@@ -57,7 +57,11 @@ pub fn run(req: &Request) -> ExitCode {
     };
     // Each top-level block is lowered as soon as it is complete and its tokens dropped,
     // so the whole syntax tree is never held at once.
-    let mut lowering = Lowering::new(&env);
+    let mut lowering = if req.dump {
+        Lowering::new(&env)
+    } else {
+        Lowering::diagnostics_only(&env)
+    };
     let loaded = load_streaming(&req.file, &fs, &opts, &mut |node| lowering.node(&node));
     let (config, lower_diags) = lowering.finish();
     let mut diags = loaded.diagnostics.clone();

@@ -1258,6 +1258,26 @@ fn lower_vs(cx: &mut Lowerer<'_>, cfg: &mut Config, node: &Node) {
     }
 }
 
+/// Reduces the virtual server lowered last to what [`check`] reads from it (see
+/// [`super::Lowering::diagnostics_only`]): the real servers of a group-addressed virtual
+/// server (family checks), and elsewhere only the FILE_CHECK / BFD_CHECK checkers, whose
+/// names are resolved once the VRRP side is read.
+pub(crate) fn keep_checked_parts(cfg: &mut Config) {
+    let Some(vs) = cfg.lvs.virtual_servers.last_mut() else {
+        return;
+    };
+    if matches!(vs.address, VsAddress::Group(_)) {
+        return;
+    }
+    for rs in &mut vs.real_servers {
+        rs.checkers
+            .retain(|c| matches!(c.kind, CheckerKind::File(_) | CheckerKind::Bfd(_)));
+        rs.checkers.shrink_to_fit();
+    }
+    vs.real_servers.retain(|rs| !rs.checkers.is_empty());
+    vs.real_servers.shrink_to_fit();
+}
+
 fn lower_rs(cx: &mut Lowerer<'_>, node: &Node) -> Option<PendingRs> {
     let args = cx.args_at_least(node, 1, "an address and optional port")?;
     let at = args.first()?;

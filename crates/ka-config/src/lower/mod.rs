@@ -285,6 +285,8 @@ pub fn lower(tree: &[Node], env: &Env<'_>) -> (Config, Vec<Diagnostic>) {
 pub struct Lowering<'a> {
     cx: Lowerer<'a>,
     cfg: Config,
+    /// See [`Lowering::diagnostics_only`].
+    diagnostics_only: bool,
 }
 
 impl<'a> Lowering<'a> {
@@ -293,6 +295,20 @@ impl<'a> Lowering<'a> {
         Self {
             cx: Lowerer::new(env),
             cfg: Config::default(),
+            diagnostics_only: false,
+        }
+    }
+
+    /// A lowering whose caller wants the findings, not the model (`keepalived-rs -t`):
+    /// every block is lowered and checked as usual, but once a virtual server is complete
+    /// its real servers are reduced to what the whole-configuration checks of
+    /// [`Lowering::finish`] still read, so a large configuration is never held whole.
+    /// The diagnostics are the same as with [`Lowering::new`]; the returned model lacks
+    /// those real servers and must not be used for anything else.
+    pub fn diagnostics_only(env: &'a Env<'a>) -> Self {
+        Self {
+            diagnostics_only: true,
+            ..Self::new(env)
         }
     }
 
@@ -303,7 +319,12 @@ impl<'a> Lowering<'a> {
             return;
         }
         match node.keyword.text.as_str() {
-            "virtual_server_group" | "virtual_server" | "SSL" => lvs::lower_top(cx, cfg, node),
+            "virtual_server_group" | "virtual_server" | "SSL" => {
+                lvs::lower_top(cx, cfg, node);
+                if self.diagnostics_only && node.keyword.text == "virtual_server" {
+                    lvs::keep_checked_parts(cfg);
+                }
+            }
             _ => vrrp::lower_top(cx, cfg, node),
         }
     }
