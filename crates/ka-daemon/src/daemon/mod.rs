@@ -7,9 +7,13 @@
 //! router, and after every input applies the router's output in order: address changes,
 //! then transmissions, then events (logged with `tracing`).
 //!
+//! `io` applies the router's output, `events` logs its events.
+//!
 //! Not yet run (warned at start-up): track scripts/files/processes/BFD, notify scripts,
 //! virtual routes/rules, use_vmac/ipvlan, AH authentication, no_accept firewalling, reload.
 
+mod events;
+mod io;
 pub mod map;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,14 +28,13 @@ use ka_config::preprocess::{load_streaming, LoadOptions};
 use ka_config::render;
 use ka_config::source::FileSystem;
 use ka_config::Severity;
-use ka_sys::{AddrSpec, Monitor, Netlink, PacketSocket, RxPacket, VrrpSocket};
-use ka_vrrp::{
-    Action, AhStatus, Event, Family, IfaceId, Instant, Router, RxMeta, StateKind, Transmit,
-};
+use ka_sys::{AddrSpec, Monitor, Netlink, RxPacket, VrrpSocket};
+use ka_vrrp::{Family, IfaceId, Instant, Router};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
+use io::{decode_rx, drain, Io};
 use map::{Host, HostIface};
 
 /// What `keepalived-rs` was asked to run.
@@ -179,22 +182,6 @@ async fn host_info(
         links.insert(l.ifindex, l);
     }
     Ok((host, links))
-}
-
-/// The sockets and kernel handles the router's output goes through.
-struct Io {
-    nl: Netlink,
-    /// VRRP sockets by (ifindex, IPv6?).
-    sockets: BTreeMap<(u32, bool), Rc<VrrpSocket>>,
-    /// AF_PACKET sockets for GARP/NA, opened on first use.
-    packet: BTreeMap<u32, PacketSocket>,
-    /// MAC addresses by ifindex.
-    macs: BTreeMap<u32, [u8; 6]>,
-    /// IPv4 identification of the next advert (keepalived counts up).
-    ip_id: u16,
-    /// Whether VIPs stay on stop (`-V`).
-    keep_vips_on_stop: bool,
-    stopping: bool,
 }
 
 /// The daemon's clock mapped onto the engine's `Instant`.
@@ -457,341 +444,5 @@ async fn on_link_event(router: &mut Router, io: &mut Io, now: Instant, ev: ka_sy
             Err(e) => warn!("cannot dump links after an overrun: {e}"),
         },
         ka_sys::Event::AddressAdded(_) | ka_sys::Event::AddressRemoved(_) => {}
-    }
-}
-
-/// Decodes a received datagram into the engine's view: `None` for bytes that are not a
-/// VRRP message at all (the engine never sees them).
-fn decode_rx(p: &RxPacket) -> Option<(RxMeta, ka_wire::vrrp::VrrpPacket)> {
-    let iface = IfaceId(p.ifindex);
-    match p.src {
-        IpAddr::V4(_) => {
-            let ip = match ka_wire::ip::parse_vrrp_ip(&p.data) {
-                Ok(ip) => ip,
-                Err(e) => {
-                    debug!("undecodable IPv4 packet from {}: {e}", p.src);
-                    return None;
-                }
-            };
-            let pkt = match ip.decode() {
-                Ok(pkt) => pkt,
-                Err(e) => {
-                    debug!("undecodable VRRP packet from {}: {e}", ip.src);
-                    return None;
-                }
-            };
-            let meta = RxMeta {
-                iface,
-                src: ip.src,
-                dst: ip.dst,
-                ttl: Some(ip.ttl),
-                // AH is not verified yet: an AH packet counts as failing verification.
-                ah: if ip.ah.is_some() {
-                    AhStatus::Invalid
-                } else {
-                    AhStatus::Absent
-                },
-                checksum_ok: ip.checksum_ok(),
-            };
-            Some((meta, pkt))
-        }
-        IpAddr::V6(_) => {
-            let pkt = match ka_wire::vrrp::VrrpPacket::decode(&p.data, ka_wire::vrrp::Family::V6) {
-                Ok(pkt) => pkt,
-                Err(e) => {
-                    debug!("undecodable VRRP packet from {}: {e}", p.src);
-                    return None;
-                }
-            };
-            let meta = RxMeta {
-                iface,
-                src: p.src,
-                dst: p.dst,
-                ttl: Some(p.ttl),
-                ah: AhStatus::Absent,
-                checksum_ok: ka_wire::vrrp::verify_checksum(&p.data, p.src, p.dst),
-            };
-            Some((meta, pkt))
-        }
-    }
-}
-
-fn name(router: &Router, id: ka_vrrp::InstanceId) -> String {
-    router
-        .instance(id)
-        .map_or_else(|| format!("#{}", id.0), |i| i.config().name.clone())
-}
-
-/// Applies the router's output: actions first, then transmissions, then events.
-async fn drain(router: &mut Router, io: &mut Io) {
-    while let Some(a) = router.poll_action() {
-        apply_action(router, io, a).await;
-    }
-    while let Some(t) = router.poll_transmit() {
-        transmit(router, io, t).await;
-    }
-    while let Some(e) = router.poll_event() {
-        log_event(router, &e);
-    }
-}
-
-async fn apply_action(router: &Router, io: &mut Io, a: Action) {
-    match a {
-        Action::AddAddress {
-            instance,
-            iface,
-            addr,
-            prefix_len,
-        } => {
-            let spec = AddrSpec::new(iface.0, addr, prefix_len);
-            match io.nl.add_address(&spec).await {
-                Ok(_) => debug!("{}: added {addr}/{prefix_len}", name(router, instance)),
-                Err(e) => error!(
-                    "{}: cannot add {addr}/{prefix_len}: {e}",
-                    name(router, instance)
-                ),
-            }
-        }
-        Action::RemoveAddress {
-            instance,
-            iface,
-            addr,
-            prefix_len,
-        } => {
-            if io.stopping && io.keep_vips_on_stop {
-                return;
-            }
-            let spec = AddrSpec::new(iface.0, addr, prefix_len);
-            match io.nl.del_address(&spec).await {
-                Ok(_) => debug!("{}: removed {addr}/{prefix_len}", name(router, instance)),
-                Err(e) => error!(
-                    "{}: cannot remove {addr}/{prefix_len}: {e}",
-                    name(router, instance)
-                ),
-            }
-        }
-        Action::AddRoute { .. }
-        | Action::RemoveRoute { .. }
-        | Action::AddRule { .. }
-        | Action::RemoveRule { .. }
-        | Action::BlockAddresses { .. }
-        | Action::UnblockAddresses { .. } => {
-            debug!("not applied yet: {a:?}");
-        }
-    }
-}
-
-async fn transmit(router: &Router, io: &mut Io, t: Transmit) {
-    match t {
-        Transmit::Advert {
-            instance,
-            iface,
-            src,
-            dst,
-            packet,
-            ..
-        } => {
-            let v6 = src.is_ipv6();
-            let Some(sock) = io.sockets.get(&(iface.0, v6)) else {
-                warn!(
-                    "{}: no socket for ifindex {}",
-                    name(router, instance),
-                    iface.0
-                );
-                return;
-            };
-            let bytes = match (src, dst) {
-                (IpAddr::V4(s), IpAddr::V4(d)) => {
-                    io.ip_id = io.ip_id.wrapping_add(1);
-                    packet
-                        .encode_for_send(src, dst)
-                        .and_then(|v| ka_wire::ip::keepalived_ipv4(s, d, io.ip_id, &v))
-                }
-                _ => packet.encode_for_send(src, dst),
-            };
-            match bytes {
-                Ok(b) => {
-                    if let Err(e) = sock.send(dst, &b).await {
-                        warn!("{}: send advert to {dst}: {e}", name(router, instance));
-                    }
-                }
-                Err(e) => error!("{}: cannot encode advert: {e}", name(router, instance)),
-            }
-        }
-        Transmit::GratuitousArp {
-            instance,
-            iface,
-            addr,
-        } => {
-            send_frame(router, io, instance, iface, |mac| {
-                ka_wire::arp::garp_frame(mac, addr)
-            })
-            .await
-        }
-        Transmit::UnsolicitedNa {
-            instance,
-            iface,
-            addr,
-        } => {
-            send_frame(router, io, instance, iface, |mac| {
-                ka_wire::nd::una_frame(mac, addr)
-            })
-            .await
-        }
-    }
-}
-
-async fn send_frame(
-    router: &Router,
-    io: &mut Io,
-    instance: ka_vrrp::InstanceId,
-    iface: IfaceId,
-    frame: impl FnOnce([u8; 6]) -> Vec<u8>,
-) {
-    let Some(mac) = io.macs.get(&iface.0).copied() else {
-        debug!("{}: no MAC on ifindex {}", name(router, instance), iface.0);
-        return;
-    };
-    if let std::collections::btree_map::Entry::Vacant(v) = io.packet.entry(iface.0) {
-        match PacketSocket::open_tx(iface.0) {
-            Ok(s) => {
-                v.insert(s);
-            }
-            Err(e) => {
-                warn!(
-                    "{}: cannot open a packet socket: {e}",
-                    name(router, instance)
-                );
-                return;
-            }
-        }
-    }
-    if let Some(s) = io.packet.get(&iface.0) {
-        if let Err(e) = s.send(&frame(mac)).await {
-            warn!("{}: cannot send GARP/NA: {e}", name(router, instance));
-        }
-    }
-}
-
-fn log_event(router: &Router, e: &Event) {
-    match e {
-        Event::StateChange {
-            instance,
-            from,
-            to,
-            reason,
-        } => {
-            let n = name(router, *instance);
-            let span = tracing::info_span!("vrrp", instance = %n);
-            let _g = span.enter();
-            match to {
-                StateKind::Master => info!("({n}) Entering MASTER STATE ({reason:?}, was {from})"),
-                StateKind::Backup => info!("({n}) Entering BACKUP STATE ({reason:?}, was {from})"),
-                StateKind::Fault => info!("({n}) Entering FAULT STATE ({reason:?}, was {from})"),
-                StateKind::Init => info!("({n}) Entering INIT STATE ({reason:?}, was {from})"),
-            }
-        }
-        Event::AdvertDropped {
-            instance,
-            src,
-            reason,
-        } => {
-            let n = instance.map_or_else(|| "-".to_owned(), |i| name(router, i));
-            debug!("({n}) advert from {src} dropped: {reason:?}");
-        }
-        Event::SyncGroupChange { group, from, to } => {
-            let g = router.sync_group_name(*group).unwrap_or("?");
-            info!("VRRP_Group({g}) {from} -> {to}");
-        }
-        Event::EventsLost { count } => warn!("{count} VRRP events lost"),
-        other => debug!("{other:?}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ka_wire::vrrp::{Auth, Version, VrrpPacket};
-    use std::net::{Ipv4Addr, Ipv6Addr};
-
-    fn advert(version: Version) -> VrrpPacket {
-        VrrpPacket {
-            version,
-            kind: 1,
-            vrid: 51,
-            priority: 150,
-            adver_int_cs: 10,
-            reserved: 0,
-            checksum: 0,
-            addrs: vec![],
-            auth: Auth::None,
-        }
-    }
-
-    #[test]
-    fn decode_rx_ipv4_checksum_ttl_and_destination() {
-        let src = Ipv4Addr::new(192, 0, 2, 1);
-        let dst = Ipv4Addr::new(224, 0, 0, 18);
-        let mut pkt = advert(Version::V3);
-        pkt.addrs = vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100))];
-        let vrrp = pkt.encode_for_send(src.into(), dst.into()).unwrap();
-        let ip = ka_wire::ip::keepalived_ipv4(src, dst, 7, &vrrp).unwrap();
-        let rx = RxPacket {
-            src: src.into(),
-            dst: dst.into(),
-            ifindex: 3,
-            ttl: 255,
-            data: ip.clone(),
-        };
-        let (meta, got) = decode_rx(&rx).unwrap();
-        assert_eq!(meta.iface, IfaceId(3));
-        assert_eq!(meta.src, IpAddr::V4(src));
-        assert_eq!(meta.dst, IpAddr::V4(dst));
-        assert_eq!(meta.ttl, Some(255));
-        assert_eq!(meta.ah, AhStatus::Absent);
-        assert!(meta.checksum_ok);
-        assert_eq!(got.vrid, 51);
-        assert_eq!(got.addrs, pkt.addrs);
-        // A flipped priority byte breaks the checksum: reported, not hidden.
-        let mut bad = ip;
-        let prio_at = 20 + 2;
-        bad[prio_at] ^= 1;
-        let (meta, _) = decode_rx(&RxPacket {
-            data: bad,
-            ..rx.clone()
-        })
-        .unwrap();
-        assert!(!meta.checksum_ok);
-        // Garbage never reaches the engine.
-        assert!(decode_rx(&RxPacket {
-            data: vec![0x45, 0, 0],
-            ..rx
-        })
-        .is_none());
-    }
-
-    #[test]
-    fn decode_rx_ipv6_uses_the_pseudo_header() {
-        let src: Ipv6Addr = "fe80::1".parse().unwrap();
-        let dst: Ipv6Addr = "ff02::12".parse().unwrap();
-        let vrrp = advert(Version::V3)
-            .encode_for_send(src.into(), dst.into())
-            .unwrap();
-        let rx = RxPacket {
-            src: src.into(),
-            dst: dst.into(),
-            ifindex: 4,
-            ttl: 255,
-            data: vrrp,
-        };
-        let (meta, got) = decode_rx(&rx).unwrap();
-        assert!(meta.checksum_ok);
-        assert_eq!(got.priority, 150);
-        // The same bytes "to" another destination do not verify (v3 pseudo-header).
-        let other = RxPacket {
-            dst: IpAddr::V6("2001:db8::2".parse().unwrap()),
-            ..rx
-        };
-        assert!(!decode_rx(&other).unwrap().0.checksum_ok);
     }
 }
