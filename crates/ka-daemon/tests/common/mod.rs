@@ -1,0 +1,305 @@
+//! Shared support for the daemon's end-to-end tests: unique names, network namespaces,
+//! veth pairs, temporary directories, and `keepalived-rs` / real keepalived processes, all
+//! removed (by PID / name) on drop, also when a test fails. Every wait is bounded.
+// Test support: a failed unwrap here is a failed test; not every test binary uses every item.
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+pub fn unique_name(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let name = format!("{prefix}{:x}x{n:x}", std::process::id());
+    assert!(name.len() <= 15, "interface name too long: {name}");
+    name
+}
+
+pub fn run(prog: &str, args: &[&str]) -> String {
+    let out = Command::new(prog)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {prog}: {e}"));
+    assert!(
+        out.status.success(),
+        "{prog} {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn ip(args: &[&str]) -> String {
+    run("ip", args)
+}
+
+/// Polls `cond` every 5 ms until it holds or `timeout` passes; returns the time it took.
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    loop {
+        if cond() {
+            return Some(start.elapsed());
+        }
+        if start.elapsed() >= timeout {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[derive(Debug)]
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    pub fn new() -> Netns {
+        let name = unique_name("kde");
+        ip(&["netns", "add", &name]);
+        let ns = Netns { name };
+        ns.ip(&["link", "set", "lo", "up"]);
+        for key in ["default", "all"] {
+            run(
+                "ip",
+                &[
+                    "netns",
+                    "exec",
+                    &ns.name,
+                    "sysctl",
+                    "-qw",
+                    &format!("net.ipv6.conf.{key}.accept_dad=0"),
+                ],
+            );
+        }
+        ns
+    }
+
+    pub fn ip(&self, args: &[&str]) -> String {
+        let mut all = vec!["-n", self.name.as_str()];
+        all.extend_from_slice(args);
+        ip(&all)
+    }
+
+    /// The addresses (`local` of `addr_info`) on `ifname`.
+    pub fn addrs(&self, ifname: &str) -> Vec<String> {
+        let v: serde_json::Value =
+            serde_json::from_str(&self.ip(&["-j", "addr", "show", "dev", ifname])).unwrap();
+        v[0]["addr_info"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|a| a["local"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    pub fn has(&self, ifname: &str, addr: &str) -> bool {
+        self.addrs(ifname).iter().any(|a| a == addr)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}
+
+/// Two namespaces joined by a veth pair: 192.0.2.1/24 on a, 192.0.2.2/24 on b.
+#[derive(Debug)]
+pub struct Pair {
+    pub a: Netns,
+    pub b: Netns,
+    pub a_if: String,
+    pub b_if: String,
+}
+
+impl Pair {
+    pub fn new() -> Pair {
+        let a = Netns::new();
+        let b = Netns::new();
+        let a_if = unique_name("kea");
+        let b_if = unique_name("keb");
+        ip(&[
+            "link", "add", &a_if, "netns", &a.name, "type", "veth", "peer", "name", &b_if, "netns",
+            &b.name,
+        ]);
+        let p = Pair { a, b, a_if, b_if };
+        for (ns, ifname, v4, v6) in [
+            (&p.a, &p.a_if, "192.0.2.1/24", "2001:db8::1/64"),
+            (&p.b, &p.b_if, "192.0.2.2/24", "2001:db8::2/64"),
+        ] {
+            ns.ip(&["addr", "add", v4, "dev", ifname]);
+            ns.ip(&["addr", "add", v6, "dev", ifname, "nodad"]);
+            ns.ip(&["link", "set", ifname, "up"]);
+        }
+        for (ns, ifname) in [(&p.a, &p.a_if), (&p.b, &p.b_if)] {
+            let ok = wait_until(Duration::from_secs(5), || {
+                let v: serde_json::Value =
+                    serde_json::from_str(&ns.ip(&["-j", "addr", "show", "dev", ifname])).unwrap();
+                v[0]["addr_info"].as_array().is_some_and(|a| {
+                    a.iter().any(|a| {
+                        a["scope"] == "link"
+                            && a["family"] == "inet6"
+                            && a.get("tentative").is_none()
+                    })
+                })
+            });
+            assert!(ok.is_some(), "no usable link-local address on {ifname}");
+        }
+        p
+    }
+}
+
+/// A temporary directory for configuration, pid and log files, removed on drop.
+#[derive(Debug)]
+pub struct TmpDir(pub PathBuf);
+
+impl TmpDir {
+    pub fn new() -> TmpDir {
+        let d = std::env::temp_dir().join(unique_name("kae2e"));
+        std::fs::create_dir_all(&d).unwrap();
+        TmpDir(d)
+    }
+}
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A `keepalived-rs -n -l -P` running in a namespace; killed (by PID) on drop.
+#[derive(Debug)]
+pub struct Daemon {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    pub fn start(ns: &Netns, dir: &TmpDir, tag: &str, conf: &str) -> Daemon {
+        let cfg = dir.0.join(format!("{tag}.conf"));
+        std::fs::write(&cfg, conf).unwrap();
+        let log = dir.0.join(format!("{tag}.log"));
+        let pid = dir.0.join(format!("{tag}.pid"));
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &ns.name,
+                env!("CARGO_BIN_EXE_keepalived-rs"),
+            ])
+            .args(["-n", "-l", "-P", "-D", "-f"])
+            .arg(&cfg)
+            .arg("-p")
+            .arg(&pid)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Daemon { child, log }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn signal(&self, sig: &str) {
+        // `ip netns exec` execs the program: the child's PID is the daemon's.
+        run("kill", &[sig, &self.child.id().to_string()]);
+    }
+
+    /// Waits (bounded) for the exit; returns the status code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st.code();
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        None
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A real keepalived 2.2.7 (`-n -l -D -P`) in a namespace: SIGTERM, then SIGKILL, by PID
+/// on drop.
+#[derive(Debug)]
+pub struct Keepalived {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Keepalived {
+    pub fn start(ns: &Netns, dir: &TmpDir, tag: &str, conf: &str) -> Keepalived {
+        let p = |f: &str| dir.0.join(format!("{tag}.{f}"));
+        std::fs::write(p("conf"), conf).unwrap();
+        let log = p("log");
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &ns.name,
+                "keepalived",
+                "-n",
+                "-l",
+                "-D",
+                "-P",
+            ])
+            .arg("-f")
+            .arg(p("conf"))
+            .arg("-p")
+            .arg(p("pid"))
+            .arg("-r")
+            .arg(p("vrrp.pid"))
+            .arg("-c")
+            .arg(p("check.pid"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("keepalived must be installed (Debian package keepalived)");
+        Keepalived { child, log }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn terminate(&mut self, timeout: Duration) -> bool {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .output();
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+}
+
+impl Drop for Keepalived {
+    fn drop(&mut self) {
+        if !self.terminate(Duration::from_secs(3)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
