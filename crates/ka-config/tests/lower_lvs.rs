@@ -464,6 +464,9 @@ fn ops_requires_udp_and_sh_flags_require_sh() {
     assert_eq!(find(&d, "`ops`").1, 3);
     let (x, l, _) = find(&d, "`mh-port` only means something to the mh scheduler");
     assert_eq!((x.severity, l), (Severity::Warning, 4));
+    // A fwmark service keeps `ops` (keepalived 2.2.7 `-t` says nothing about it).
+    let c = clean("virtual_server fwmark 1 {\n lb_kind DR\n ops\n real_server 192.0.2.2 { }\n}\n");
+    assert!(vs0(&c).flags.one_packet);
 }
 
 #[test]

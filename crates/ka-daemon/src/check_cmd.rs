@@ -98,7 +98,10 @@ pub fn run(req: &Request) -> ExitCode {
         return ExitCode::from(2);
     }
     if req.dump {
-        match serde_json::to_string_pretty(&config) {
+        match serde_json::to_value(&config)
+            .map(durations_as_seconds)
+            .and_then(|v| serde_json::to_string_pretty(&v))
+        {
             Ok(j) => println!("{j}"),
             Err(e) => {
                 eprintln!("keepalived-rs: cannot serialise the configuration: {e}");
@@ -119,5 +122,58 @@ pub fn run(req: &Request) -> ExitCode {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// Durations in the dump are plain seconds (`1.5`), not serde's `{"secs":1,"nanos":500000000}`.
+fn durations_as_seconds(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            if m.len() == 2 {
+                if let (Some(s), Some(n)) = (
+                    m.get("secs").and_then(Value::as_u64),
+                    m.get("nanos").and_then(Value::as_u64),
+                ) {
+                    // Whole seconds stay integers; fractions are exact to the nanosecond
+                    // in their decimal form.
+                    return if n == 0 {
+                        Value::from(s)
+                    } else {
+                        format!("{s}.{n:09}")
+                            .trim_end_matches('0')
+                            .parse::<serde_json::Number>()
+                            .map_or(Value::Null, Value::Number)
+                    };
+                }
+            }
+            Value::Object(
+                m.into_iter()
+                    .map(|(k, v)| (k, durations_as_seconds(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(durations_as_seconds).collect()),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::durations_as_seconds;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_become_seconds() {
+        let v = serde_json::json!({
+            "a": Duration::from_millis(1500),
+            "b": [Duration::from_secs(3), Duration::from_micros(10)],
+            "c": {"secs": 1, "nanos": 2, "other": 3},
+        });
+        let got = durations_as_seconds(v);
+        assert_eq!(got["a"].to_string(), "1.5");
+        assert_eq!(got["b"].to_string(), "[3,0.00001]");
+        // Not a Duration (a third key): left alone.
+        assert_eq!(got["c"]["secs"], 1);
     }
 }

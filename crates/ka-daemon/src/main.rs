@@ -142,7 +142,7 @@ struct CheckArgs {
     /// Diagnostics format.
     #[arg(long, value_enum, default_value_t = Format::Auto)]
     format: Format,
-    /// Print the resolved configuration model as JSON on stdout.
+    /// Print the resolved configuration model as JSON on stdout (durations in seconds).
     #[arg(long)]
     dump: bool,
     /// Don't check that interfaces exist on this host.

@@ -108,6 +108,8 @@ fn json_format_and_dump() {
         inst["priority"], 100,
         "keepalived's default priority for BACKUP"
     );
+    // Durations are seconds: preempt_delay 5 s, advert_int 1 s.
+    assert_eq!(inst["preempt_delay"], 5, "{inst}");
 }
 
 #[test]

@@ -998,7 +998,8 @@ fn lower_vs(cx: &mut Lowerer<'_>, cfg: &mut Config, node: &Node) {
         }
     };
     if let Some(sp) = ops_span {
-        if protocol != Some(Protocol::Udp) {
+        // keepalived 2.2.7 keeps `ops` on fwmark services (the mark may select UDP).
+        if !is_fwmark && protocol != Some(Protocol::Udp) {
             cx.push(
                 Diagnostic::warning(
                     sp,
