@@ -21,7 +21,12 @@
 //!    [`Router::poll_timeout`] has passed; after each call drain
 //!    [`Router::poll_action`] (apply address/route changes first),
 //!    [`Router::poll_transmit`] (adverts, GARPs, NAs) and [`Router::poll_event`].
-//! 4. [`Router::shutdown`]`(now)`, drain once more (priority 0 adverts, address removals).
+//! 4. On a reload: [`Router::reconfigure`]`(now, new_config)`, then drain as after any
+//!    input. Instances are matched by interface, family and VRID (keepalived's
+//!    `vrrp_exist`); unchanged ones are untouched (timers included), changed ones apply
+//!    only the differences, removed ones stop as on shutdown, new ones start; a refused
+//!    configuration leaves the router as it was (see [`router::ReconfigureReport`]).
+//! 5. [`Router::shutdown`]`(now)`, drain once more (priority 0 adverts, address removals).
 //!
 //! ```
 //! use ka_vrrp::{IfaceId, Instant, InstanceConfig, Router, RouterConfig, StateKind, VipConfig};
@@ -92,5 +97,5 @@ pub use config::{
 };
 pub use instance::{BackupState, Instance, MasterState, PeerInfo, State, Stats, TrackState};
 pub use output::{Action, DropReason, Event, InstanceId, StateKind, TransitionReason, Transmit};
-pub use router::{AhStatus, Input, Router, RxMeta};
+pub use router::{AhStatus, Input, ReconfigureReport, Router, RxMeta};
 pub use time::Instant;

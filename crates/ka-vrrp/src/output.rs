@@ -203,6 +203,9 @@ pub enum TransitionReason {
     FaultCleared,
     /// `shutdown`.
     Shutdown,
+    /// [`crate::Router::reconfigure`]: the instance was removed from the configuration, or a
+    /// sync group it joined had to be made consistent.
+    Reload,
 }
 
 /// Why a received advert was dropped. Each has a per-instance counter (see

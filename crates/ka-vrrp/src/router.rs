@@ -22,6 +22,10 @@ pub const MAX_QUEUE: usize = 65_536;
 /// Bound of the event queue (oldest events are dropped and counted beyond it).
 pub const MAX_EVENTS: usize = 4_096;
 
+mod reload;
+
+pub use reload::ReconfigureReport;
+
 /// Result of the IPsec AH check, done by the I/O layer (it owns the IP header and the key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub enum AhStatus {
@@ -84,10 +88,12 @@ pub enum Input {
     Link(IfaceId, bool),
     /// [`Router::handle_track`].
     Track(TrackId, TrackState),
+    /// [`Router::reconfigure`] (a configuration the router refuses leaves it untouched).
+    Reconfigure(RouterConfig),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Group {
+pub(crate) struct Group {
     name: String,
     members: Vec<usize>,
 }
@@ -108,24 +114,18 @@ pub struct Router {
     events_lost: u64,
     unmatched: [u64; DropReason::ALL.len()],
     running: bool,
+    /// The id the next instance added by [`Router::reconfigure`] gets (ids are never reused).
+    next_id: u32,
+    /// Instances the last [`Router::reconfigure`] removed: their last outputs still name them.
+    retired: Vec<(InstanceId, String)>,
 }
 
 impl Router {
     /// Validates `config` (see [`RouterConfig::validate`]) and builds a router in INIT.
     pub fn new(config: RouterConfig) -> Result<Self, ConfigError> {
         let config = config.validate()?;
-        let groups: Vec<Group> = config
-            .sync_groups
-            .iter()
-            .map(|g| Group {
-                name: g.name.clone(),
-                members: g
-                    .members
-                    .iter()
-                    .filter_map(|m| config.instances.iter().position(|i| &i.name == m))
-                    .collect(),
-            })
-            .collect();
+        let groups = build_groups(&config);
+        let next_id = u32::try_from(config.instances.len()).unwrap_or(u32::MAX);
         let instances = config
             .instances
             .into_iter()
@@ -146,6 +146,8 @@ impl Router {
             events_lost: 0,
             unmatched: [0; DropReason::ALL.len()],
             running: false,
+            next_id,
+            retired: Vec::new(),
         })
     }
 
@@ -155,9 +157,27 @@ impl Router {
     pub fn instances(&self) -> &[Instance] {
         &self.instances
     }
-    /// One instance.
+    /// One instance (ids are positions until [`Router::reconfigure`] adds or removes one;
+    /// an instance keeps its id for its whole life).
     pub fn instance(&self, id: InstanceId) -> Option<&Instance> {
-        self.instances.get(id.0 as usize)
+        match self.instances.get(id.0 as usize) {
+            Some(i) if i.id == id => Some(i),
+            _ => self.instances.iter().find(|i| i.id == id),
+        }
+    }
+    /// The name of an instance, also of one the last [`Router::reconfigure`] removed (its
+    /// priority 0 advert, address removals and INIT transition still name it).
+    pub fn instance_name(&self, id: InstanceId) -> Option<&str> {
+        self.instance(id).map(|i| i.cfg.name.as_str()).or_else(|| {
+            self.retired
+                .iter()
+                .find(|(r, _)| *r == id)
+                .map(|(_, n)| n.as_str())
+        })
+    }
+    /// Whether [`Router::start`] has run (and [`Router::shutdown`] not since).
+    pub fn is_running(&self) -> bool {
+        self.running
     }
     /// An instance by name.
     pub fn instance_by_name(&self, name: &str) -> Option<&Instance> {
@@ -222,6 +242,9 @@ impl Router {
             Input::Packet(meta, pkt) => self.handle_packet(now, &meta, &pkt),
             Input::Link(iface, up) => self.handle_link(now, iface, up),
             Input::Track(id, st) => self.handle_track(now, &id, st),
+            Input::Reconfigure(cfg) => {
+                let _ = self.reconfigure(now, cfg);
+            }
         }
     }
 
@@ -236,31 +259,36 @@ impl Router {
         self.refresh_tracking(now, false);
         let group_fault = self.group_faults();
         for n in 0..self.instances.len() {
-            let Some(inst) = self.instances.get(n) else {
-                continue;
-            };
-            let in_fault = inst.fault
-                || inst
-                    .group
-                    .is_some_and(|g| group_fault.get(g) == Some(&true));
-            let as_master = inst.effective_priority == 255
-                || inst.cfg.initial_state == crate::config::InitialState::Master;
-            let grouped = inst.group.is_some();
-            if in_fault {
-                self.set_state(n, State::Fault, TransitionReason::FaultDetected);
-            } else if as_master && !grouped {
-                self.become_master(n, now, TransitionReason::StartupAsMaster);
-            } else {
-                let down_at = if as_master {
-                    now
-                } else {
-                    self.down_at(n, now, None)
-                };
-                self.enter_backup(n, down_at, None, TransitionReason::Startup);
-            }
+            self.start_instance(n, now, &group_fault);
         }
         self.handle_timeout(now);
         self.update_groups();
+    }
+
+    /// Starts instance `n` as [`Router::start`] does (RFC 5798 section 6.4.1).
+    pub(crate) fn start_instance(&mut self, n: usize, now: Instant, group_fault: &[bool]) {
+        let Some(inst) = self.instances.get(n) else {
+            return;
+        };
+        let in_fault = inst.fault
+            || inst
+                .group
+                .is_some_and(|g| group_fault.get(g) == Some(&true));
+        let as_master = inst.effective_priority == 255
+            || inst.cfg.initial_state == crate::config::InitialState::Master;
+        let grouped = inst.group.is_some();
+        if in_fault {
+            self.set_state(n, State::Fault, TransitionReason::FaultDetected);
+        } else if as_master && !grouped {
+            self.become_master(n, now, TransitionReason::StartupAsMaster);
+        } else {
+            let down_at = if as_master {
+                now
+            } else {
+                self.down_at(n, now, None)
+            };
+            self.enter_backup(n, down_at, None, TransitionReason::Startup);
+        }
     }
 
     /// Stops every instance: a master sends one priority 0 advert (RFC 5798 section 6.4.3,
@@ -454,7 +482,9 @@ impl Router {
     /// RFC 5798 section 6.4.2 (Backup receives an ADVERTISEMENT), as keepalived's
     /// `vrrp_state_backup`.
     fn backup_rx(&mut self, n: usize, now: Instant, meta: &RxMeta, pkt: &VrrpPacket) {
-        let id = InstanceId(n as u32);
+        let Some(id) = self.instances.get(n).map(|i| i.id) else {
+            return;
+        };
         let Some(inst) = self.instances.get_mut(n) else {
             return;
         };
@@ -528,7 +558,9 @@ impl Router {
     /// RFC 5798 section 6.4.3 (Master receives an ADVERTISEMENT), as keepalived's
     /// `vrrp_state_master_rx`.
     fn master_rx(&mut self, n: usize, now: Instant, meta: &RxMeta, pkt: &VrrpPacket) {
-        let id = InstanceId(n as u32);
+        let Some(id) = self.instances.get(n).map(|i| i.id) else {
+            return;
+        };
         let Some(inst) = self.instances.get(n) else {
             return;
         };
@@ -698,7 +730,7 @@ impl Router {
 
     /// Recomputes priorities and faults after a link or track change; moves instances
     /// (and their sync groups) into and out of FAULT.
-    fn refresh_tracking(&mut self, now: Instant, transitions: bool) {
+    pub(crate) fn refresh_tracking(&mut self, now: Instant, transitions: bool) {
         let links = self.links.clone();
         let link_up = move |i: IfaceId| {
             links
@@ -766,7 +798,7 @@ impl Router {
 
     // ----------------------------------------------------------------- transitions
 
-    fn become_master(&mut self, n: usize, now: Instant, reason: TransitionReason) {
+    pub(crate) fn become_master(&mut self, n: usize, now: Instant, reason: TransitionReason) {
         let Some(inst) = self.instances.get_mut(n) else {
             return;
         };
@@ -827,7 +859,7 @@ impl Router {
     }
 
     /// Removes what MASTER installed; `prio0` sends a priority 0 advert first.
-    fn leave_master(&mut self, n: usize, prio0: bool) {
+    pub(crate) fn leave_master(&mut self, n: usize, prio0: bool) {
         if prio0 {
             self.send_advert(n, 0);
         }
@@ -867,7 +899,7 @@ impl Router {
         }
     }
 
-    fn enter_backup(
+    pub(crate) fn enter_backup(
         &mut self,
         n: usize,
         down_at: Instant,
@@ -881,7 +913,7 @@ impl Router {
         self.enter_backup_with(n, down_at, adv, master, reason);
     }
 
-    fn enter_backup_with(
+    pub(crate) fn enter_backup_with(
         &mut self,
         n: usize,
         down_at: Instant,
@@ -903,7 +935,7 @@ impl Router {
     }
 
     /// `now + Master_Down_Interval` for instance `n` (with `adv` or its own interval).
-    fn down_at(&self, n: usize, now: Instant, adv: Option<Centisecs>) -> Instant {
+    pub(crate) fn down_at(&self, n: usize, now: Instant, adv: Option<Centisecs>) -> Instant {
         let Some(inst) = self.instances.get(n) else {
             return now;
         };
@@ -916,7 +948,7 @@ impl Router {
         ))
     }
 
-    fn set_state(&mut self, n: usize, state: State, reason: TransitionReason) {
+    pub(crate) fn set_state(&mut self, n: usize, state: State, reason: TransitionReason) {
         let Some(inst) = self.instances.get_mut(n) else {
             return;
         };
@@ -937,7 +969,7 @@ impl Router {
     // ----------------------------------------------------------------- sending
 
     /// Queues one advert (one per unicast peer) with `priority`.
-    fn send_advert(&mut self, n: usize, priority: u8) {
+    pub(crate) fn send_advert(&mut self, n: usize, priority: u8) {
         let Some(inst) = self.instances.get_mut(n) else {
             return;
         };
@@ -999,7 +1031,7 @@ impl Router {
 
     /// Queues `rep` rounds of GARP/NA for every VIP and excluded VIP (keepalived's
     /// `vrrp_send_link_update`).
-    fn send_garps(&mut self, n: usize, rep: u32) {
+    pub(crate) fn send_garps(&mut self, n: usize, rep: u32) {
         let Some(inst) = self.instances.get(n) else {
             return;
         };
@@ -1043,7 +1075,7 @@ impl Router {
     }
 
     /// Emits [`Event::SyncGroupChange`] for groups whose state changed.
-    fn update_groups(&mut self) {
+    pub(crate) fn update_groups(&mut self) {
         for g in 0..self.groups.len() {
             let Some(group) = self.groups.get(g) else {
                 continue;
@@ -1076,7 +1108,7 @@ impl Router {
         }
     }
 
-    fn group_faults(&self) -> Vec<bool> {
+    pub(crate) fn group_faults(&self) -> Vec<bool> {
         self.groups
             .iter()
             .map(|g| {
@@ -1111,27 +1143,43 @@ impl Router {
         });
     }
 
-    fn push_transmit(&mut self, t: Transmit) {
+    pub(crate) fn push_transmit(&mut self, t: Transmit) {
         if self.transmits.len() >= MAX_QUEUE {
             self.transmits.pop_front();
         }
         self.transmits.push_back(t);
     }
 
-    fn push_action(&mut self, a: Action) {
+    pub(crate) fn push_action(&mut self, a: Action) {
         if self.actions.len() >= MAX_QUEUE {
             self.actions.pop_front();
         }
         self.actions.push_back(a);
     }
 
-    fn push_event(&mut self, e: Event) {
+    pub(crate) fn push_event(&mut self, e: Event) {
         if self.events.len() >= MAX_EVENTS {
             self.events.pop_front();
             self.events_lost = self.events_lost.saturating_add(1);
         }
         self.events.push_back(e);
     }
+}
+
+/// The sync groups of a validated configuration, members by position.
+fn build_groups(config: &RouterConfig) -> Vec<Group> {
+    config
+        .sync_groups
+        .iter()
+        .map(|g| Group {
+            name: g.name.clone(),
+            members: g
+                .members
+                .iter()
+                .filter_map(|m| config.instances.iter().position(|i| &i.name == m))
+                .collect(),
+        })
+        .collect()
 }
 
 /// Compares passwords without an early exit (keepalived's `memcmp_constant_time`).
