@@ -1,35 +1,4 @@
-//! [`Router::reconfigure`]: a new configuration applied to a running router, with
-//! keepalived's reload semantics (`reload_vrrp_thread`, `clear_diff_vrrp`,
-//! `restore_vrrp_state` in keepalived 2.2.7's vrrp.c) and without its timer resets.
-//!
-//! * An instance of the new configuration is the same instance as an old one when it runs
-//!   on the same interface, family and VRID (keepalived's `vrrp_exist`); the name may
-//!   change with it. The identity is unique inside one configuration
-//!   ([`crate::ConfigError::DuplicateVrid`]), so the matching is one to one.
-//! * Unchanged configuration: the [`crate::Instance`] is kept as it is (state, timers,
-//!   counters, learnt master, effective priority). Nothing is sent or changed for it.
-//!   keepalived restarts every instance's timers on reload; the engine does not, so a
-//!   master's periodic adverts keep their phase.
-//! * Changed configuration: state and counters are kept and only the differences are
-//!   applied. A master removes the addresses, routes and rules the new configuration no
-//!   longer has, adds the new ones and sends `garp_master_repeat` GARPs/NAs for the added
-//!   addresses only (keepalived re-announces every address of the instance once one was
-//!   added). Priority, tracking and timer changes take effect at once: a master keeps
-//!   MASTER and advertises the new priority with its next advert, so the protocol decides
-//!   (a preempting backup with a higher priority takes over after its down timer); a
-//!   backup's Master_Down_Timer is brought forward if the new values make it shorter; a
-//!   fault the new tracking finds moves the instance to FAULT as at run time.
-//! * Removed instance: stopped as on shutdown (a master sends priority 0 and removes its
-//!   addresses), with [`TransitionReason::Reload`]; its outputs still carry its id,
-//!   named by [`Router::instance_name`] until the next reconfigure.
-//! * New instance: started as at start-up when the router runs (new ids are never reused
-//!   ids), otherwise left in INIT for [`Router::start`].
-//! * Sync groups are rebuilt by name; a group keeps its state if its members are
-//!   consistent. A group whose membership changed and whose members are now part MASTER
-//!   and part BACKUP is made consistent the safe way, as keepalived does at start-up: its
-//!   masters step down (priority 0, BACKUP) and the group is elected again.
-//! * Tracked objects keep their reported state when the new configuration still tracks
-//!   them (keepalived's `clear_diff_script`); new ones count as up until reported.
+//! [`Router::reconfigure`]: keepalived's reload on a running router.
 
 use serde::{Deserialize, Serialize};
 
@@ -118,11 +87,40 @@ fn changed_fields(a: &InstanceConfig, b: &InstanceConfig) -> Vec<String> {
 }
 
 impl Router {
-    /// Replaces the configuration of a router, running or not, with keepalived's reload
-    /// semantics (see the [module docs](self)): instances are matched by interface, family
-    /// and VRID; unchanged ones are untouched, changed ones apply only the differences,
-    /// removed ones stop as on shutdown, new ones start as at start-up. Drain the outputs
-    /// afterwards as after any input.
+    /// Replaces the configuration of a router, running or not, with keepalived 2.2.7's
+    /// reload semantics (vrrp.c `clear_diff_vrrp`, `restore_vrrp_state`) but without its
+    /// timer resets. Drain the outputs afterwards as after any input.
+    ///
+    ///
+    /// * An instance of the new configuration is the same instance as an old one when it runs
+    ///   on the same interface, family and VRID (keepalived's `vrrp_exist`); the name may
+    ///   change with it. The identity is unique inside one configuration
+    ///   ([`crate::ConfigError::DuplicateVrid`]), so the matching is one to one.
+    /// * Unchanged configuration: the [`crate::Instance`] is kept as it is (state, timers,
+    ///   counters, learnt master, effective priority). Nothing is sent or changed for it.
+    ///   keepalived restarts every instance's timers on reload; the engine does not, so a
+    ///   master's periodic adverts keep their phase.
+    /// * Changed configuration: state and counters are kept and only the differences are
+    ///   applied. A master removes the addresses, routes and rules the new configuration no
+    ///   longer has, adds the new ones and sends `garp_master_repeat` GARPs/NAs for the added
+    ///   addresses only (keepalived re-announces every address of the instance once one was
+    ///   added). Priority, tracking and timer changes take effect at once: a master keeps
+    ///   MASTER and advertises the new priority with its next advert, so the protocol decides
+    ///   (a preempting backup with a higher priority takes over after its down timer); a
+    ///   backup's Master_Down_Timer is brought forward if the new values make it shorter; a
+    ///   fault the new tracking finds moves the instance to FAULT as at run time.
+    /// * Removed instance: stopped as on shutdown (a master sends priority 0 and removes its
+    ///   addresses), with [`TransitionReason::Reload`]; its outputs still carry its id,
+    ///   named by [`Router::instance_name`] until the next reconfigure.
+    /// * New instance: started as at start-up when the router runs (new ids are never reused
+    ///   ids), otherwise left in INIT for [`Router::start`].
+    /// * Sync groups are rebuilt by name; a group keeps its state if its members are
+    ///   consistent. A group whose membership changed and whose members are now part MASTER
+    ///   and part BACKUP is made consistent the safe way, as keepalived does at start-up: its
+    ///   masters step down (priority 0, BACKUP) and the group is elected again.
+    /// * Tracked objects keep their reported state when the new configuration still tracks
+    ///   them (keepalived's `clear_diff_script`); new ones count as up until reported.
+    ///
     ///
     /// A configuration that [`RouterConfig::validate`] refuses leaves the router exactly
     /// as it was and returns the error.
