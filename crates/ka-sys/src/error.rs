@@ -35,6 +35,9 @@ pub enum Error {
     /// A netlink message the kernel sent could not be understood.
     #[error("netlink: {0}")]
     Decode(String),
+    /// The `nft` program failed or said something we could not read.
+    #[error("nftables: {0}")]
+    Nft(String),
 }
 
 impl Error {

@@ -22,6 +22,8 @@
 //!   [`Event`]): admin up/down, carrier and oper state, without polling.
 //! - [`packet`]: AF_PACKET ([`PacketSocket`]): gratuitous ARP / unsolicited NA frames
 //!   from ka-wire out of an interface (paced bursts), and a capture socket.
+//! - [`nft`]: the nftables data plane for hosts without IPVS ([`nft::Nft`]): NAT virtual
+//!   services from a `ka_lb::Table` as one table of ours, replaced atomically.
 //! - [`netns`]: `net_namespace NAME` (enter a named namespace before the runtime starts).
 //! - [`error`]: the crate's [`Error`]; interface name/index look-ups.
 //!
@@ -54,6 +56,7 @@ mod fd;
 pub mod monitor;
 pub mod netlink;
 pub mod netns;
+pub mod nft;
 pub mod packet;
 pub mod route;
 pub mod sysctl;
