@@ -5,8 +5,10 @@
 //! allowed), 1 when it has at least one error, 2 when the check could not run
 //! (bad usage, unreadable top-level file).
 
+mod check;
 mod check_cmd;
 mod daemon;
+mod genhash;
 mod sniff;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -108,6 +110,8 @@ enum Cmd {
     Check(CheckArgs),
     /// Decode VRRP packets from a capture file.
     Sniff(SniffArgs),
+    /// Print the MD5 digest of a page, for HTTP_GET/SSL_GET `digest` (keepalived's genhash).
+    Genhash(genhash::Args),
 }
 
 /// How diagnostics are printed.
@@ -178,6 +182,7 @@ fn main() -> ExitCode {
             })
         }
         Some(Cmd::Sniff(a)) => sniff_cmd(&a),
+        Some(Cmd::Genhash(a)) => genhash::run(&a),
         None => {
             let ka = cli.ka;
             if ka.version {
@@ -206,6 +211,8 @@ fn main() -> ExitCode {
                 detail: ka.log_detail,
                 dont_release_vrrp: ka.dont_release_vrrp,
                 namespace: ka.namespace,
+                vrrp_only: ka.vrrp,
+                check_only: ka.check,
             })
         }
     }

@@ -24,6 +24,9 @@
 //!   from ka-wire out of an interface (paced bursts), and a capture socket.
 //! - [`nft`]: the nftables data plane for hosts without IPVS ([`nft::Nft`]): NAT virtual
 //!   services from a `ka_lb::Table` as one table of ours, replaced atomically.
+//! - [`probe`]: health-checker sockets: TCP/UDP with `bindto`, `bind_port`, `bind_if`
+//!   (`SO_BINDTODEVICE`) and `fwmark` (`SO_MARK`) handed to tokio; raw ICMP/ICMPv6 echo
+//!   ([`probe::EchoSocket`]) for PING_CHECK.
 //! - [`netns`]: `net_namespace NAME` (enter a named namespace before the runtime starts).
 //! - [`error`]: the crate's [`Error`]; interface name/index look-ups.
 //!
@@ -58,6 +61,7 @@ pub mod netlink;
 pub mod netns;
 pub mod nft;
 pub mod packet;
+pub mod probe;
 pub mod route;
 pub mod sysctl;
 pub mod vmac;

@@ -54,6 +54,10 @@ pub struct Options {
     pub dont_release_vrrp: bool,
     /// `-s NAME`: run in a named network namespace.
     pub namespace: Option<String>,
+    /// `-P`: VRRP only.
+    pub vrrp_only: bool,
+    /// `-C`: health checkers only.
+    pub check_only: bool,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT. Exit status 0 after a clean stop, 1 when the
@@ -63,9 +67,7 @@ pub fn run(opts: &Options) -> ExitCode {
     let Some(cfg) = load_config(&opts.file, opts.config_id.clone()) else {
         return ExitCode::from(1);
     };
-    if !cfg.lvs.virtual_servers.is_empty() {
-        warn!("virtual_server blocks are not run yet (VRRP only)");
-    }
+    let plan = crate::check::Plan::new(&cfg, opts.vrrp_only, opts.check_only);
     if let Some(ns) = &opts.namespace {
         if let Err(e) = ka_sys::netns::enter_named(ns) {
             error!("cannot enter network namespace {ns}: {e}");
@@ -94,7 +96,10 @@ pub fn run(opts: &Options) -> ExitCode {
         }
     }
     let local = tokio::task::LocalSet::new();
-    let code = local.block_on(&rt, async_main(cfg.vrrp, opts.dont_release_vrrp));
+    let vrrp = plan
+        .run_vrrp()
+        .then(|| async_main(cfg.vrrp, opts.dont_release_vrrp));
+    let code = local.block_on(&rt, plan.run(vrrp));
     for p in &pid_files {
         let _ = std::fs::remove_file(p);
     }

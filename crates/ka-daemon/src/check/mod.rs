@@ -1,0 +1,581 @@
+//! The health checkers: the tokio driver of `ka_check::Scheduler`.
+//!
+//! [`spawn`] starts one task (on the current `LocalSet`) that owns the scheduler. It
+//! sleeps until the scheduler's next deadline, spawns every probe the scheduler asks
+//! for as a task of its own ([`probe::run`]), and feeds results back through a bounded
+//! channel; probes never block one another or the VRRP engine sharing the runtime.
+//! Every real-server transition is logged with keepalived's wording, notify scripts
+//! run, and the scheduler's events go out unchanged through a typed channel for the
+//! load balancer ([`Handle`] / the `lb` sender of [`spawn`]). [`StatusTable`] keeps
+//! each real server's state, last result and reason for `status`.
+//!
+//! FILE_CHECK files (`track_file`) are read once a second (keepalived uses inotify);
+//! a change feeds `Scheduler::handle_file_value`.
+
+pub mod http;
+pub mod probe;
+pub mod script;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ka_check::{CheckerId, Event, Instant, ProbeId, ProbeOutcome, RealServerId, Scheduler};
+use ka_model::config::Config;
+use ka_model::lvs::{CheckerKind, Connection, LvsConfig, Protocol, VsAddress};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info, warn};
+
+/// Results waiting for the scheduler task; probe tasks wait when it is full.
+const RESULT_QUEUE: usize = 1024;
+/// How often tracked files are read.
+const FILE_POLL: Duration = Duration::from_secs(1);
+/// Bound of a notify script's run time (keepalived gives 1 s on shutdown).
+const NOTIFY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bound of a notify script's run time when stopping.
+const NOTIFY_TIMEOUT_STOPPING: Duration = Duration::from_secs(1);
+
+/// One real server as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RsReport {
+    /// Its virtual server, keepalived-style (`[192.0.2.1]:tcp:80`, `FWM 1`).
+    pub virtual_server: String,
+    /// The real server (`[192.0.2.10]:tcp:80`).
+    pub real_server: String,
+    /// In the pool.
+    pub alive: bool,
+    /// Its weight.
+    pub weight: u32,
+    /// The last probe result of one of its checkers (`"success"` or the failure).
+    pub last_result: Option<String>,
+    /// Why it is in its state (the reason of its last transition).
+    pub reason: Option<String>,
+}
+
+/// Every real server's report, in configuration order (updated in place).
+pub type StatusTable = Arc<Mutex<Vec<RsReport>>>;
+
+/// The running checker task.
+#[derive(Debug)]
+pub struct Handle {
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+    /// Real servers, for `status`.
+    #[allow(
+        dead_code,
+        reason = "read by `status` once the control socket takes it"
+    )]
+    pub status: StatusTable,
+}
+
+impl Handle {
+    /// Stops checking: the scheduler shuts down (omega notify scripts run, 1 s each)
+    /// and the task ends.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Labels of real servers and checkers for the logs.
+#[derive(Debug, Default)]
+struct Names {
+    vs: Vec<String>,
+    rs: BTreeMap<RealServerId, String>,
+    /// Position of each real server in the configuration (and in the status table).
+    pos: HashMap<RealServerId, usize>,
+    chk: BTreeMap<CheckerId, (&'static str, String)>,
+}
+
+fn proto_name(p: Option<Protocol>) -> &'static str {
+    match p {
+        Some(Protocol::Udp) => "udp",
+        Some(Protocol::Sctp) => "sctp",
+        _ => "tcp",
+    }
+}
+
+fn addr_label(ip: IpAddr, proto: &str, port: Option<u16>) -> String {
+    format!("[{ip}]:{proto}:{}", port.unwrap_or(0))
+}
+
+impl Names {
+    fn new(lvs: &LvsConfig) -> Names {
+        let mut n = Names::default();
+        for (vi, vs) in lvs.virtual_servers.iter().enumerate() {
+            let proto = proto_name(vs.protocol);
+            n.vs.push(match &vs.address {
+                VsAddress::Ip { addr, port } => addr_label(*addr, proto, *port),
+                VsAddress::Fwmark(m) => format!("FWM {m}"),
+                VsAddress::Group(g) => format!("[{g}]"),
+            });
+            for (ri, rs) in vs.real_servers.iter().enumerate() {
+                let id = RealServerId {
+                    vs: vi as u32,
+                    rs: ri as u32,
+                };
+                n.pos.insert(id, n.rs.len());
+                n.rs.insert(id, addr_label(rs.addr, proto, rs.port));
+                for (ci, c) in rs.checkers.iter().enumerate() {
+                    let target = match &c.connection {
+                        Some(Connection { ip, port, .. }) => {
+                            let p = match c.kind {
+                                CheckerKind::Udp(_) | CheckerKind::Dns(_) => "udp",
+                                _ => "tcp",
+                            };
+                            addr_label(*ip, p, *port)
+                        }
+                        None => addr_label(rs.addr, proto, rs.port),
+                    };
+                    n.chk.insert(
+                        CheckerId {
+                            rs: id,
+                            index: ci as u32,
+                        },
+                        (c.kind.block_name(), target),
+                    );
+                }
+            }
+        }
+        n
+    }
+    fn vs(&self, id: RealServerId) -> &str {
+        self.vs.get(id.vs as usize).map_or("?", String::as_str)
+    }
+    fn rs(&self, id: RealServerId) -> &str {
+        self.rs.get(&id).map_or("?", String::as_str)
+    }
+    fn chk(&self, id: CheckerId) -> (&'static str, &str) {
+        self.chk
+            .get(&id)
+            .map_or(("?", "?"), |(k, t)| (*k, t.as_str()))
+    }
+}
+
+/// Whether the configuration has anything for the checker to do.
+pub fn wanted(cfg: &Config) -> bool {
+    !cfg.lvs.virtual_servers.is_empty()
+}
+
+/// Starts the checker task on the current `LocalSet`. `lb` receives every scheduler
+/// event (the load balancer's input); when it is full, events are dropped with a
+/// warning (the checker never waits for it).
+pub fn spawn(cfg: &Config, lb: Option<mpsc::Sender<Event>>) -> Result<Handle, String> {
+    let seed = u64::from(std::process::id())
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+    let mut sched = Scheduler::from_config(cfg, seed).map_err(|e| e.to_string())?;
+    for w in sched.warnings() {
+        warn!("{w}");
+    }
+    let needs_tls = cfg.lvs.virtual_servers.iter().any(|vs| {
+        vs.real_servers.iter().any(|rs| {
+            rs.checkers
+                .iter()
+                .any(|c| matches!(c.kind, CheckerKind::Ssl(_)))
+        })
+    });
+    let ctx = probe::Ctx {
+        tls: if needs_tls {
+            Some(http::tls_config()?)
+        } else {
+            None
+        },
+    };
+    if cfg
+        .lvs
+        .ssl
+        .as_ref()
+        .is_some_and(|s| s.certificate.is_some())
+    {
+        warn!("SSL block: client certificates are not sent yet (SSL_GET connects without one)");
+    }
+    let names = Names::new(&cfg.lvs);
+    let status: StatusTable = Arc::new(Mutex::new(
+        sched
+            .real_servers()
+            .iter()
+            .map(|r| RsReport {
+                virtual_server: names.vs(r.id).to_owned(),
+                real_server: names.rs(r.id).to_owned(),
+                alive: r.alive,
+                weight: r.weight,
+                last_result: None,
+                reason: None,
+            })
+            .collect(),
+    ));
+    // Tracked files used by FILE_CHECKs: name -> path.
+    let mut files: BTreeMap<String, String> = BTreeMap::new();
+    for vs in &cfg.lvs.virtual_servers {
+        for rs in &vs.real_servers {
+            for c in &rs.checkers {
+                if let CheckerKind::File(f) = &c.kind {
+                    if let Some(tf) = cfg.vrrp.track_files.iter().find(|t| t.name == f.track_file) {
+                        init_track_file(tf);
+                        files.insert(tf.name.clone(), tf.file.clone());
+                    }
+                }
+            }
+        }
+    }
+    let clock = tokio::time::Instant::now();
+    let mut file_values = BTreeMap::new();
+    for (name, path) in &files {
+        let v = read_track_file(path);
+        sched.handle_file_value(Instant::ZERO, name, v);
+        file_values.insert(name.clone(), v);
+    }
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let driver = Driver {
+        sched,
+        ctx,
+        names,
+        status: Arc::clone(&status),
+        lb,
+        lb_full_warned: false,
+        clock,
+        in_flight: HashMap::new(),
+        notifies: tokio::task::JoinSet::new(),
+    };
+    let task = tokio::task::spawn_local(driver.run(stop_rx, files, file_values));
+    Ok(Handle {
+        stop: Some(stop_tx),
+        task,
+        status,
+    })
+}
+
+/// keepalived's `init_file`: write the value when the file is missing (or always with
+/// `overwrite`).
+fn init_track_file(tf: &ka_model::vrrp::TrackFile) {
+    if let Some(init) = tf.init_file {
+        let exists = std::path::Path::new(&tf.file).exists();
+        if !exists || init.overwrite {
+            if let Err(e) = std::fs::write(&tf.file, format!("{}\n", init.value)) {
+                warn!("track_file {}: cannot write {}: {e}", tf.name, tf.file);
+            }
+        }
+    }
+}
+
+/// A tracked file's value: missing or unreadable is 0 (keepalived).
+fn read_track_file(path: &str) -> i64 {
+    let mut buf = Vec::with_capacity(128);
+    match std::fs::File::open(path) {
+        Ok(f) => {
+            use std::io::Read;
+            let _ = f.take(127).read_to_end(&mut buf);
+            ka_check::verdict::parse_track_file(&buf).unwrap_or(0)
+        }
+        Err(_) => 0,
+    }
+}
+
+struct Driver {
+    sched: Scheduler,
+    ctx: probe::Ctx,
+    names: Names,
+    status: StatusTable,
+    lb: Option<mpsc::Sender<Event>>,
+    lb_full_warned: bool,
+    clock: tokio::time::Instant,
+    in_flight: HashMap<ProbeId, CheckerId>,
+    notifies: tokio::task::JoinSet<()>,
+}
+
+impl Driver {
+    fn now(&self) -> Instant {
+        Instant::from_micros(u64::try_from(self.clock.elapsed().as_micros()).unwrap_or(u64::MAX))
+    }
+
+    fn deadline(&self, at: Instant) -> tokio::time::Instant {
+        self.clock + Duration::from_micros(at.as_micros().min(1 << 50))
+    }
+
+    async fn run(
+        mut self,
+        mut stop: oneshot::Receiver<()>,
+        files: BTreeMap<String, String>,
+        mut file_values: BTreeMap<String, i64>,
+    ) {
+        let (res_tx, mut res_rx) = mpsc::channel::<(ProbeId, ProbeOutcome)>(RESULT_QUEUE);
+        let now = self.now();
+        self.sched.start(now);
+        info!(
+            "checker started: {} real server(s), {} checker(s)",
+            self.names.rs.len(),
+            self.names.chk.len()
+        );
+        self.after(&res_tx, false);
+        let mut file_tick = tokio::time::interval(FILE_POLL);
+        file_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let deadline = self.sched.poll_timeout().map(|t| self.deadline(t));
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = &mut stop => break,
+                () = sleep => {
+                    let now = self.now();
+                    self.sched.handle_timeout(now);
+                }
+                r = res_rx.recv() => {
+                    // res_tx lives here, so the channel never closes.
+                    let Some((id, outcome)) = r else { break };
+                    self.result(id, outcome);
+                    // Take whatever else is ready in the same turn.
+                    while let Ok((id, outcome)) = res_rx.try_recv() {
+                        self.result(id, outcome);
+                    }
+                }
+                _ = file_tick.tick(), if !files.is_empty() => {
+                    for (name, path) in &files {
+                        let v = read_track_file(path);
+                        if file_values.insert(name.clone(), v) != Some(v) {
+                            debug!("track_file {name}: value {v}");
+                            let now = self.now();
+                            self.sched.handle_file_value(now, name, v);
+                        }
+                    }
+                }
+                Some(_) = self.notifies.join_next(), if !self.notifies.is_empty() => {}
+            }
+            self.after(&res_tx, false);
+        }
+        let now = self.now();
+        self.sched.shutdown(now);
+        self.after(&res_tx, true);
+        // Omega notifies get their second; probes still running are dropped.
+        while self.notifies.join_next().await.is_some() {}
+        info!("checker stopped");
+    }
+
+    fn result(&mut self, id: ProbeId, outcome: ProbeOutcome) {
+        if let Some(chk) = self.in_flight.remove(&id) {
+            let text = match &outcome {
+                ProbeOutcome::Success => "success".to_owned(),
+                ProbeOutcome::Http(r) => format!("HTTP status {}", r.status_code),
+                ProbeOutcome::UdpReply(b) => format!("UDP reply of {} byte(s)", b.len()),
+                ProbeOutcome::Exit(e) => format!("script {e:?}"),
+                ProbeOutcome::Failed(f) => f.to_string(),
+                ProbeOutcome::NotRun(why) => format!("not run: {why}"),
+            };
+            if let ProbeOutcome::NotRun(why) = &outcome {
+                let (kind, target) = self.names.chk(chk);
+                warn!("{kind} on {target}: cannot probe ({why}), rescheduling");
+            }
+            self.with_report(chk.rs, |r| r.last_result = Some(text));
+        }
+        let now = self.now();
+        self.sched.handle_result(now, id, outcome);
+    }
+
+    fn with_report(&self, rs: RealServerId, f: impl FnOnce(&mut RsReport)) {
+        if let Ok(mut t) = self.status.lock() {
+            // Reports are in configuration order, as the scheduler's real servers.
+            if let Some(i) = self.names.pos.get(&rs) {
+                if let Some(r) = t.get_mut(*i) {
+                    f(r);
+                }
+            }
+        }
+    }
+
+    /// Spawns every probe asked for and handles every event.
+    fn after(&mut self, res_tx: &mpsc::Sender<(ProbeId, ProbeOutcome)>, stopping: bool) {
+        if !stopping {
+            while let Some(p) = self.sched.poll_probe() {
+                self.in_flight.insert(p.id, p.checker);
+                let tx = res_tx.clone();
+                let ctx = self.ctx.clone();
+                tokio::task::spawn_local(async move {
+                    let outcome = probe::run(&p, &ctx).await;
+                    let _ = tx.send((p.id, outcome)).await;
+                });
+            }
+        }
+        while let Some(ev) = self.sched.poll_event() {
+            self.log(&ev);
+            if let Some(lb) = &self.lb {
+                match lb.try_send(ev) {
+                    Ok(()) => self.lb_full_warned = false,
+                    Err(mpsc::error::TrySendError::Full(_)) if !self.lb_full_warned => {
+                        warn!("load-balancer channel full: checker events dropped");
+                        self.lb_full_warned = true;
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+
+    fn log(&mut self, ev: &Event) {
+        match ev {
+            Event::Initial { rs, alive, weight } => {
+                debug!(
+                    "{} of VS {}: starts {} (weight {weight})",
+                    self.names.rs(*rs),
+                    self.names.vs(*rs),
+                    if *alive { "up" } else { "down" }
+                );
+            }
+            Event::CheckerChanged {
+                checker,
+                up,
+                reason,
+            } => {
+                let (kind, target) = self.names.chk(*checker);
+                match (kind, up) {
+                    ("TCP_CHECK", true) => info!("TCP connection to {target} success."),
+                    ("TCP_CHECK", false) => info!("TCP connection to {target} failed ({reason})."),
+                    (_, true) => info!("{kind} on service {target} success."),
+                    (_, false) => info!("{kind} on service {target} failed ({reason})."),
+                }
+            }
+            Event::RealServerChanged {
+                rs, alive, reason, ..
+            } => {
+                let (r, v) = (self.names.rs(*rs), self.names.vs(*rs));
+                if *alive {
+                    info!("Adding service {r} to VS {v}");
+                } else {
+                    info!("Removing service {r} from VS {v}");
+                }
+                let reason = reason.to_string();
+                let alive = *alive;
+                self.with_report(*rs, |x| {
+                    x.alive = alive;
+                    x.reason = Some(reason);
+                });
+            }
+            Event::WeightChanged { rs, old, new, .. } => {
+                info!(
+                    "Changing weight from {old} to {new} for {} of VS {}",
+                    self.names.rs(*rs),
+                    self.names.vs(*rs)
+                );
+                let new = *new;
+                self.with_report(*rs, |x| x.weight = new);
+            }
+            Event::Notify {
+                rs,
+                up,
+                script,
+                stopping,
+            } => {
+                if let Some(s) = script {
+                    debug!(
+                        "{} of VS {}: notify_{} {}",
+                        self.names.rs(*rs),
+                        self.names.vs(*rs),
+                        if *up { "up" } else { "down" },
+                        s.path()
+                    );
+                    let s = s.clone();
+                    let t = if *stopping {
+                        NOTIFY_TIMEOUT_STOPPING
+                    } else {
+                        NOTIFY_TIMEOUT
+                    };
+                    self.notifies
+                        .spawn_local(async move { script::run_notify(&s, t).await });
+                }
+            }
+            Event::ProbeFailed {
+                checker,
+                failure,
+                attempt,
+                of,
+            } => {
+                let (kind, target) = self.names.chk(*checker);
+                info!("{kind} on service {target}: attempt {attempt} of {of} failed ({failure}).");
+            }
+            Event::StaleResult { probe } => debug!("stale probe result {probe:?}"),
+            Event::Reloaded => info!("checker configuration reloaded"),
+            Event::EventsLost { count } => warn!("{count} checker event(s) lost"),
+        }
+    }
+}
+
+/// What the daemon runs, from `-P` / `-C` and the configuration: the checker when there
+/// are virtual servers (unless `-P`), VRRP when there are VRRP instances or nothing else
+/// to run (unless `-C`).
+#[derive(Debug)]
+pub struct Plan {
+    checker: Option<Config>,
+    vrrp: bool,
+}
+
+impl Plan {
+    /// Decides from the flags and the configuration.
+    pub fn new(cfg: &Config, vrrp_only: bool, check_only: bool) -> Plan {
+        let checker = (!vrrp_only && wanted(cfg)).then(|| cfg.clone());
+        let vrrp = !check_only && (!cfg.vrrp.instances.is_empty() || checker.is_none());
+        if check_only && checker.is_none() {
+            warn!("-C: the configuration has no virtual_server: nothing to check");
+        }
+        Plan { checker, vrrp }
+    }
+
+    /// Whether the VRRP engine runs.
+    pub fn run_vrrp(&self) -> bool {
+        self.vrrp
+    }
+
+    /// Runs the checker (if planned) beside `vrrp` (or, without it, until SIGTERM or
+    /// SIGINT); stops the checker when VRRP ends. Must run inside a `LocalSet`.
+    pub async fn run(
+        self,
+        vrrp: Option<impl std::future::Future<Output = std::process::ExitCode>>,
+    ) -> std::process::ExitCode {
+        let handle = match &self.checker {
+            Some(cfg) => match spawn(cfg, None) {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    tracing::error!("cannot start the checker: {e}");
+                    return std::process::ExitCode::from(1);
+                }
+            },
+            None => None,
+        };
+        let code = match vrrp {
+            Some(v) => v.await,
+            None => wait_for_stop().await,
+        };
+        if let Some(h) = handle {
+            h.stop().await;
+        }
+        code
+    }
+}
+
+/// Waits for SIGTERM or SIGINT (SIGHUP is ignored: no reload of the checker yet).
+async fn wait_for_stop() -> std::process::ExitCode {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::error!("cannot install signal handlers");
+        return std::process::ExitCode::from(1);
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => { info!("SIGTERM: stopping"); break; }
+            _ = int.recv() => { info!("SIGINT: stopping"); break; }
+            _ = hup.recv() => warn!("SIGHUP: checker reload is not supported yet, ignored"),
+        }
+    }
+    std::process::ExitCode::SUCCESS
+}
