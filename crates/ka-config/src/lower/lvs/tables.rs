@@ -3,7 +3,7 @@
 
 use crate::lower::{kw, BlockSpec, Keyword, Status};
 
-use Status::{NotSupported as NS, ParsedOnly as P};
+use Status::{NotSupported as NS, ParsedOnly as P, Supported as S};
 
 /// `virtual_server_group NAME { ... }`: address lines (`IP[-END] [PORT]`, `IP/LEN [PORT]`)
 /// are not keywords; `fwmark` is the only keyword.
@@ -17,11 +17,11 @@ pub const VIRTUAL_SERVER: BlockSpec = BlockSpec {
     name: "virtual_server",
     keywords: &[
         kw("ip_family", P),
-        kw("delay_loop", P),
-        kw("retry", P),
-        kw("delay_before_retry", P),
-        kw("warmup", P),
-        kw("connect_timeout", P),
+        kw("delay_loop", S),
+        kw("retry", S),
+        kw("delay_before_retry", S),
+        kw("warmup", S),
+        kw("connect_timeout", S),
         kw("inhibit_on_failure", P),
         kw("lvs_sched", P),
         kw("lb_algo", P),
@@ -42,10 +42,10 @@ pub const VIRTUAL_SERVER: BlockSpec = BlockSpec {
         kw("protocol", P),
         kw("ha_suspend", P),
         kw("smtp_alert", P),
-        kw("virtualhost", P),
+        kw("virtualhost", S),
         kw("snmp_name", NS),
-        kw("alpha", P),
-        kw("omega", P),
+        kw("alpha", S),
+        kw("omega", S),
         kw("quorum", P),
         kw("quorum_up", P),
         kw("quorum_down", P),
@@ -54,7 +54,7 @@ pub const VIRTUAL_SERVER: BlockSpec = BlockSpec {
         kw("sorry_server", P),
         kw("sorry_server_inhibit", P),
         kw("sorry_server_lvs_method", P),
-        kw("real_server", P),
+        kw("real_server", S),
     ],
 };
 
@@ -67,26 +67,26 @@ pub const REAL_SERVER: BlockSpec = BlockSpec {
         kw("uthreshold", P),
         kw("lthreshold", P),
         kw("inhibit_on_failure", P),
-        kw("notify_up", P),
-        kw("notify_down", P),
+        kw("notify_up", S),
+        kw("notify_down", S),
         kw("smtp_alert", P),
-        kw("virtualhost", P),
+        kw("virtualhost", S),
         kw("snmp_name", NS),
-        kw("alpha", P),
-        kw("delay_loop", P),
-        kw("retry", P),
-        kw("delay_before_retry", P),
-        kw("warmup", P),
-        kw("connect_timeout", P),
-        kw("TCP_CHECK", P),
-        kw("HTTP_GET", P),
-        kw("SSL_GET", P),
-        kw("SMTP_CHECK", P),
-        kw("DNS_CHECK", P),
-        kw("UDP_CHECK", P),
-        kw("PING_CHECK", P),
-        kw("FILE_CHECK", P),
-        kw("MISC_CHECK", P),
+        kw("alpha", S),
+        kw("delay_loop", S),
+        kw("retry", S),
+        kw("delay_before_retry", S),
+        kw("warmup", S),
+        kw("connect_timeout", S),
+        kw("TCP_CHECK", S),
+        kw("HTTP_GET", S),
+        kw("SSL_GET", S),
+        kw("SMTP_CHECK", S),
+        kw("DNS_CHECK", S),
+        kw("UDP_CHECK", S),
+        kw("PING_CHECK", S),
+        kw("FILE_CHECK", S),
+        kw("MISC_CHECK", S),
         kw("BFD_CHECK", P),
     ],
 };
@@ -94,19 +94,19 @@ pub const REAL_SERVER: BlockSpec = BlockSpec {
 macro_rules! net_checker {
     ($($extra:expr),* $(,)?) => {
         &[
-            kw("connect_ip", P),
-            kw("connect_port", P),
-            kw("bindto", P),
-            kw("bind_port", P),
-            kw("bind_if", P),
-            kw("fwmark", P),
-            kw("alpha", P),
-            kw("connect_timeout", P),
-            kw("retry", P),
-            kw("delay_before_retry", P),
-            kw("warmup", P),
-            kw("delay_loop", P),
-            kw("log_all_failures", P),
+            kw("connect_ip", S),
+            kw("connect_port", S),
+            kw("bindto", S),
+            kw("bind_port", S),
+            kw("bind_if", S),
+            kw("fwmark", S),
+            kw("alpha", S),
+            kw("connect_timeout", S),
+            kw("retry", S),
+            kw("delay_before_retry", S),
+            kw("warmup", S),
+            kw("delay_loop", S),
+            kw("log_all_failures", S),
             $($extra,)*
         ]
     };
@@ -122,12 +122,12 @@ pub const TCP_CHECK: BlockSpec = BlockSpec {
 pub const HTTP_GET: BlockSpec = BlockSpec {
     name: "HTTP_GET",
     keywords: net_checker!(
-        kw("http_protocol", P),
-        kw("fast_recovery", P),
-        kw("virtualhost", P),
-        kw("enable_sni", P),
-        kw("nb_get_retry", P),
-        kw("url", P),
+        kw("http_protocol", S),
+        kw("fast_recovery", S),
+        kw("virtualhost", S),
+        kw("enable_sni", S),
+        kw("nb_get_retry", S),
+        kw("url", S),
     ),
 };
 
@@ -141,23 +141,23 @@ pub const SSL_GET: BlockSpec = BlockSpec {
 pub const URL: BlockSpec = BlockSpec {
     name: "url",
     keywords: &[
-        kw("path", P),
-        kw("digest", P),
-        kw("status_code", P),
-        kw("virtualhost", P),
-        kw("regex", P),
-        kw("regex_no_match", P),
-        kw("regex_options", P),
-        kw("regex_stack", P),
-        kw("regex_min_offset", P),
-        kw("regex_max_offset", P),
+        kw("path", S),
+        kw("digest", S),
+        kw("status_code", S),
+        kw("virtualhost", S),
+        kw("regex", S),
+        kw("regex_no_match", S),
+        kw("regex_options", S),
+        kw("regex_stack", S),
+        kw("regex_min_offset", S),
+        kw("regex_max_offset", S),
     ],
 };
 
 /// `SMTP_CHECK { ... }`.
 pub const SMTP_CHECK: BlockSpec = BlockSpec {
     name: "SMTP_CHECK",
-    keywords: net_checker!(kw("helo_name", P), kw("host", P)),
+    keywords: net_checker!(kw("helo_name", S), kw("host", S)),
 };
 
 /// `host { ... }` inside SMTP_CHECK (deprecated by keepalived): an extra SMTP checker
@@ -170,17 +170,17 @@ pub const SMTP_HOST: BlockSpec = BlockSpec {
 /// `DNS_CHECK { ... }`.
 pub const DNS_CHECK: BlockSpec = BlockSpec {
     name: "DNS_CHECK",
-    keywords: net_checker!(kw("type", P), kw("name", P)),
+    keywords: net_checker!(kw("type", S), kw("name", S)),
 };
 
 /// `UDP_CHECK { ... }`.
 pub const UDP_CHECK: BlockSpec = BlockSpec {
     name: "UDP_CHECK",
     keywords: net_checker!(
-        kw("payload", P),
-        kw("require_reply", P),
-        kw("min_reply_length", P),
-        kw("max_reply_length", P),
+        kw("payload", S),
+        kw("require_reply", S),
+        kw("min_reply_length", S),
+        kw("max_reply_length", S),
     ),
 };
 
@@ -194,23 +194,23 @@ pub const PING_CHECK: BlockSpec = BlockSpec {
 pub const MISC_CHECK: BlockSpec = BlockSpec {
     name: "MISC_CHECK",
     keywords: &[
-        kw("misc_path", P),
-        kw("misc_timeout", P),
-        kw("misc_dynamic", P),
-        kw("user", P),
-        kw("alpha", P),
-        kw("retry", P),
-        kw("delay_before_retry", P),
-        kw("warmup", P),
-        kw("delay_loop", P),
-        kw("log_all_failures", P),
+        kw("misc_path", S),
+        kw("misc_timeout", S),
+        kw("misc_dynamic", S),
+        kw("user", S),
+        kw("alpha", S),
+        kw("retry", S),
+        kw("delay_before_retry", S),
+        kw("warmup", S),
+        kw("delay_loop", S),
+        kw("log_all_failures", S),
     ],
 };
 
 /// `FILE_CHECK { ... }`.
 pub const FILE_CHECK: BlockSpec = BlockSpec {
     name: "FILE_CHECK",
-    keywords: &[kw("track_file", P), kw("weight", P), kw("dynamic", NS)],
+    keywords: &[kw("track_file", S), kw("weight", S), kw("dynamic", NS)],
 };
 
 /// `BFD_CHECK { ... }`.
@@ -448,7 +448,11 @@ const NOTES: &[(&str, &str, &str)] = &[
         "dynamic",
         "documented but rejected by keepalived 2.2.7 itself",
     ),
-    ("BFD_CHECK", "name", "name of a bfd_instance"),
+    (
+        "BFD_CHECK",
+        "name",
+        "name of a bfd_instance; BFD_CHECK is not run yet (no BFD in keepalived-rs)",
+    ),
 ];
 
 fn status_name(s: Status) -> &'static str {
