@@ -728,3 +728,101 @@ fn bad_servers_are_judged_within_connect_timeout_without_stalling_vrrp() {
     );
     assert!(log.contains("Entering MASTER STATE") || p.a.has(&p.a_if, "192.0.2.100"));
 }
+
+#[test]
+fn common_options_reach_the_socket_and_notify_scripts_run() {
+    let p = Pair::new();
+    let dir = TmpDir::new();
+    // A second source address; a policy route that makes fwmark 7 unreachable.
+    p.a.ip(&["addr", "add", "192.0.2.9/24", "dev", &p.a_if, "nodad"]);
+    p.a.ip(&["rule", "add", "fwmark", "7", "table", "100", "pref", "100"]);
+    p.a.ip(&[
+        "route",
+        "add",
+        "unreachable",
+        "192.0.2.0/24",
+        "table",
+        "100",
+    ]);
+    let peers = Arc::new(std::sync::Mutex::new(Vec::<std::net::SocketAddr>::new()));
+    let seen = Arc::clone(&peers);
+    let server = |seen: Arc<std::sync::Mutex<Vec<std::net::SocketAddr>>>| {
+        Server::spawn(&p.b, move |stop| {
+            let l = TcpListener::bind("192.0.2.2:7100").unwrap();
+            l.set_nonblocking(true).unwrap();
+            while !stop.load(Ordering::Relaxed) {
+                match l.accept() {
+                    Ok((_, from)) => seen.lock().unwrap().push(from),
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        })
+    };
+    let mut srv = Some(server(Arc::clone(&seen)));
+    let d = dir.0.display();
+    let t = "      connect_ip 192.0.2.2\n      connect_port 7100\n      connect_timeout 2\n      retry 0\n      warmup 0\n";
+    let conf = format!(
+        "virtual_server 192.0.2.100 80 {{\n  delay_loop 1\n  protocol TCP\n\
+  real_server 192.0.2.50 80 {{\n    notify_up \"/bin/sh -c 'echo up >> {d}/notify'\"\n    notify_down \"/bin/sh -c 'echo down >> {d}/notify'\"\n\
+    TCP_CHECK {{\n{t}      bindto 192.0.2.9\n      bind_if {a_if}\n    }}\n  }}\n\
+  real_server 192.0.2.51 80 {{\n    TCP_CHECK {{\n{t}      fwmark 7\n    }}\n  }}\n\
+  real_server 192.0.2.52 80 {{\n    TCP_CHECK {{\n{t}      bind_port 40123\n    }}\n  }}\n\
+  real_server 192.0.2.53 80 {{\n    TCP_CHECK {{\n{t}      bind_if lo\n    }}\n  }}\n}}\n",
+        a_if = p.a_if
+    );
+    let chk = keepalived_rs(&p.a, &dir, "opt", &conf, &["-C"]);
+    // fwmark 7 and bind_if lo cannot reach the server: removed.
+    for s in ["[192.0.2.51]:tcp:80 ", "[192.0.2.53]:tcp:80 "] {
+        wait_more(
+            &chk,
+            &format!("Removing service {s}"),
+            0,
+            Duration::from_secs(15),
+        );
+    }
+    let log = chk.log();
+    let fw = log
+        .lines()
+        .find(|l| l.contains("[192.0.2.2]:tcp:7100 failed") && l.contains("unreachable"))
+        .unwrap_or_else(|| panic!("fwmark 7 was not routed to the unreachable table\n{log}"));
+    eprintln!("{fw}");
+    // bindto and bind_port are what the server saw.
+    let from = peers.lock().unwrap().clone();
+    assert!(
+        from.iter().any(|a| a.ip().to_string() == "192.0.2.9"),
+        "{from:?}"
+    );
+    assert!(from.iter().any(|a| a.port() == 40123), "{from:?}");
+    assert!(
+        !log.contains("Removing service [192.0.2.50]:tcp:80 "),
+        "{log}"
+    );
+    // The server goes away and comes back: notify_down, then notify_up.
+    srv.take();
+    wait_more(
+        &chk,
+        "Removing service [192.0.2.50]:tcp:80 ",
+        0,
+        Duration::from_secs(15),
+    );
+    let notified = |want: &str| {
+        wait_until(Duration::from_secs(10), || {
+            std::fs::read_to_string(dir.0.join("notify")).unwrap_or_default() == want
+        })
+        .is_some()
+    };
+    assert!(notified("down\n"), "notify_down did not run\n{}", chk.log());
+    srv = Some(server(Arc::clone(&peers)));
+    wait_more(
+        &chk,
+        "Adding service [192.0.2.50]:tcp:80 ",
+        0,
+        Duration::from_secs(15),
+    );
+    assert!(
+        notified("down\nup\n"),
+        "notify_up did not run\n{}",
+        chk.log()
+    );
+    drop(srv);
+}
