@@ -83,8 +83,8 @@ pub(super) fn decode_rx(p: &RxPacket) -> Option<(RxMeta, ka_wire::vrrp::VrrpPack
 
 pub(super) fn name(router: &Router, id: ka_vrrp::InstanceId) -> String {
     router
-        .instance(id)
-        .map_or_else(|| format!("#{}", id.0), |i| i.config().name.clone())
+        .instance_name(id)
+        .map_or_else(|| format!("#{}", id.0), str::to_owned)
 }
 
 /// Applies the router's output: actions first, then transmissions, then events.

@@ -7,20 +7,21 @@
 //! router, and after every input applies the router's output in order: address changes,
 //! then transmissions, then events (logged with `tracing`).
 //!
-//! `io` applies the router's output, `events` logs its events.
+//! `io` applies the router's output, `events` logs its events, `reload` re-reads the
+//! configuration on SIGHUP (and owns the VRRP receive sockets).
 //!
 //! Not yet run (warned at start-up): track scripts/files/processes/BFD, notify scripts,
-//! virtual routes/rules, use_vmac/ipvlan, AH authentication, no_accept firewalling, reload.
+//! virtual routes/rules, use_vmac/ipvlan, AH authentication, no_accept firewalling.
 
 mod events;
 mod io;
 pub mod map;
+mod reload;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::rc::Rc;
 
 use ka_config::fs::StdFs;
 use ka_config::lower::{Env, Lowering};
@@ -28,8 +29,8 @@ use ka_config::preprocess::{load_streaming, LoadOptions};
 use ka_config::render;
 use ka_config::source::FileSystem;
 use ka_config::Severity;
-use ka_sys::{AddrSpec, Monitor, Netlink, RxPacket, VrrpSocket};
-use ka_vrrp::{Family, IfaceId, Instant, Router};
+use ka_sys::{AddrSpec, Monitor, Netlink, RxPacket};
+use ka_vrrp::{IfaceId, Instant, Router};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
@@ -96,9 +97,13 @@ pub fn run(opts: &Options) -> ExitCode {
         }
     }
     let local = tokio::task::LocalSet::new();
+    let source = reload::Source {
+        file: opts.file.clone(),
+        config_id: opts.config_id.clone(),
+    };
     let vrrp = plan
         .run_vrrp()
-        .then(|| async_main(cfg.vrrp, opts.dont_release_vrrp));
+        .then(|| async_main(cfg.vrrp, opts.dont_release_vrrp, source));
     let code = local.block_on(&rt, plan.run(vrrp));
     for p in &pid_files {
         let _ = std::fs::remove_file(p);
@@ -203,7 +208,11 @@ impl Clock {
     }
 }
 
-async fn async_main(cfg: ka_model::vrrp::VrrpConfig, keep_vips_on_stop: bool) -> ExitCode {
+async fn async_main(
+    cfg: ka_model::vrrp::VrrpConfig,
+    keep_vips_on_stop: bool,
+    source: reload::Source,
+) -> ExitCode {
     // Monitor first, then the dump: no link change is missed.
     let mut monitor = match Monitor::new(false) {
         Ok(m) => Some(m),
@@ -306,61 +315,11 @@ async fn async_main(cfg: ka_model::vrrp::VrrpConfig, keep_vips_on_stop: bool) ->
         keep_vips_on_stop,
         stopping: false,
     };
-    let mut joined: BTreeSet<(u32, IpAddr)> = BTreeSet::new();
-    for c in &instances {
-        let v6 = c.family == Family::V6;
-        let key = (c.interface.0, v6);
-        if let std::collections::btree_map::Entry::Vacant(slot) = io.sockets.entry(key) {
-            let s = if v6 {
-                VrrpSocket::open_v6(c.interface.0)
-            } else {
-                VrrpSocket::open_v4(c.interface.0)
-            };
-            let s = match s {
-                Ok(s) => Rc::new(s),
-                Err(e) => {
-                    error!("vrrp_instance {}: cannot open a VRRP socket: {e}", c.name);
-                    return ExitCode::from(1);
-                }
-            };
-            if let IpAddr::V6(src) = c.src_addr {
-                if let Err(e) = s.bind_source_v6(src) {
-                    error!("vrrp_instance {}: cannot bind {src}: {e}", c.name);
-                    return ExitCode::from(1);
-                }
-            }
-            let rs = Rc::clone(&s);
-            let tx = tx.clone();
-            tokio::task::spawn_local(async move {
-                loop {
-                    match rs.recv().await {
-                        Ok(p) => {
-                            if tx.send(p).await.is_err() {
-                                return;
-                            }
-                        }
-                        Err(e) => {
-                            warn!("receive on ifindex {}: {e}", rs.ifindex());
-                            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                        }
-                    }
-                }
-            });
-            slot.insert(s);
-        }
-        if c.unicast_peers.is_empty() {
-            let group = c.mcast_group();
-            if joined.insert((c.interface.0, group)) {
-                if let Some(s) = io.sockets.get(&key) {
-                    if let Err(e) = s.join_multicast(group) {
-                        error!("vrrp_instance {}: cannot join {group}: {e}", c.name);
-                        return ExitCode::from(1);
-                    }
-                }
-            }
-        }
+    let mut sockets = reload::Sockets::new(tx);
+    if let Err(e) = sockets.open_missing(&mut io, &instances) {
+        error!("{e}");
+        return ExitCode::from(1);
     }
-    drop(tx);
 
     let clock = Clock(tokio::time::Instant::now());
     for l in links.values() {
@@ -374,8 +333,7 @@ async fn async_main(cfg: ka_model::vrrp::VrrpConfig, keep_vips_on_stop: bool) ->
     );
     drain(&mut router, &mut io).await;
 
-    // SIGHUP (keepalived's reload) would otherwise kill the process without priority 0 and
-    // leave the VIPs: caught and ignored until reload exists.
+    // SIGHUP: keepalived's reload.
     let (mut term, mut int, mut hup) = match (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
@@ -404,7 +362,10 @@ async fn async_main(cfg: ka_model::vrrp::VrrpConfig, keep_vips_on_stop: bool) ->
         tokio::select! {
             _ = term.recv() => { info!("SIGTERM: stopping"); break; }
             _ = int.recv() => { info!("SIGINT: stopping"); break; }
-            _ = hup.recv() => warn!("SIGHUP: reload is not supported yet, ignored"),
+            _ = hup.recv() => {
+                info!("SIGHUP: reload");
+                let _ = reload::reload(&source, &mut sockets, &mut router, &mut io, &clock).await;
+            }
             () = sleep => router.handle_timeout(clock.now()),
             p = rx.recv() => match p {
                 Some(p) => {
