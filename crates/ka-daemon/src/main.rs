@@ -102,16 +102,43 @@ struct KeepalivedArgs {
         require_equals = true
     )]
     config_test: Option<Option<PathBuf>>,
+    /// Print the number of the signal for SIGFUNC (STOP, RELOAD, DATA, STATS, JSON) and exit.
+    #[arg(long = "signum", value_name = "SIGFUNC")]
+    signum: Option<String>,
+    /// The control socket (`status`, `reload`).
+    #[arg(long = "control-socket", value_name = "PATH", default_value = daemon::control::DEFAULT_PATH)]
+    control_socket: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Check a configuration file and print diagnostics (file:line:col).
     Check(CheckArgs),
-    /// Decode VRRP packets from a capture file.
+    /// Decode VRRP packets from a capture file or a live interface.
     Sniff(SniffArgs),
     /// Print the MD5 digest of a page, for HTTP_GET/SSL_GET `digest` (keepalived's genhash).
     Genhash(genhash::Args),
+    /// Show the running daemon's instances (over the control socket).
+    Status(StatusArgs),
+    /// Make the running daemon reload its configuration, as SIGHUP does.
+    Reload(ReloadArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct StatusArgs {
+    /// Print the daemon's JSON (shape documented in the daemon's status module).
+    #[arg(long)]
+    json: bool,
+    /// The daemon's control socket.
+    #[arg(long = "control-socket", value_name = "PATH", default_value = daemon::control::DEFAULT_PATH)]
+    control_socket: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+struct ReloadArgs {
+    /// The daemon's control socket.
+    #[arg(long = "control-socket", value_name = "PATH", default_value = daemon::control::DEFAULT_PATH)]
+    control_socket: PathBuf,
 }
 
 /// How diagnostics are printed.
@@ -157,8 +184,19 @@ struct CheckArgs {
 #[derive(Debug, clap::Args)]
 struct SniffArgs {
     /// Read packets from a pcap file.
-    #[arg(short = 'r', value_name = "FILE.pcap")]
-    read: PathBuf,
+    #[arg(
+        short = 'r',
+        value_name = "FILE.pcap",
+        required_unless_present = "interface",
+        conflicts_with = "interface"
+    )]
+    read: Option<PathBuf>,
+    /// Capture live on an interface (AF_PACKET; root) until Ctrl-C or -c.
+    #[arg(short = 'i', value_name = "IFACE")]
+    interface: Option<String>,
+    /// Stop after this many VRRP packets (live capture).
+    #[arg(short = 'c', value_name = "COUNT", requires = "interface")]
+    count: Option<u64>,
     /// One JSON object per packet.
     #[arg(long)]
     json: bool,
@@ -183,11 +221,25 @@ fn main() -> ExitCode {
         }
         Some(Cmd::Sniff(a)) => sniff_cmd(&a),
         Some(Cmd::Genhash(a)) => genhash::run(&a),
+        Some(Cmd::Status(a)) => daemon::control::status_cmd(&a.control_socket, a.json),
+        Some(Cmd::Reload(a)) => daemon::control::reload_cmd(&a.control_socket),
         None => {
             let ka = cli.ka;
             if ka.version {
                 println!("keepalived-rs {}", env!("CARGO_PKG_VERSION"));
                 return ExitCode::SUCCESS;
+            }
+            if let Some(f) = &ka.signum {
+                return match signum(f) {
+                    Some(n) => {
+                        println!("{n}");
+                        ExitCode::SUCCESS
+                    }
+                    None => {
+                        eprintln!("Unknown sigfunc {f}");
+                        ExitCode::from(1)
+                    }
+                };
             }
             let file = ka
                 .use_file
@@ -213,16 +265,38 @@ fn main() -> ExitCode {
                 namespace: ka.namespace,
                 vrrp_only: ka.vrrp,
                 check_only: ka.check,
+                control_socket: ka.control_socket,
             })
         }
     }
 }
 
+/// keepalived's `--signum=SIGFUNC`: the signal that asks for SIGFUNC (those this daemon
+/// handles; keepalived's STATS_CLEAR and TDATA are not).
+fn signum(func: &str) -> Option<i32> {
+    Some(match func {
+        "STOP" => 15,
+        "RELOAD" => 1,
+        "DATA" => 10,
+        "STATS" => 12,
+        "JSON" => daemon::dump::SIGJSON,
+        _ => return None,
+    })
+}
+
 fn sniff_cmd(a: &SniffArgs) -> ExitCode {
-    let bytes = match std::fs::read(&a.read) {
+    let read = match (&a.read, &a.interface) {
+        (_, Some(ifname)) => return sniff::live_cmd(ifname, a.json, a.count),
+        (Some(r), None) => r,
+        (None, None) => {
+            eprintln!("keepalived-rs: sniff needs -r FILE or -i IFACE");
+            return ExitCode::from(2);
+        }
+    };
+    let bytes = match std::fs::read(read) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("keepalived-rs: cannot read {}: {e}", a.read.display());
+            eprintln!("keepalived-rs: cannot read {}: {e}", read.display());
             return ExitCode::from(2);
         }
     };
@@ -233,7 +307,7 @@ fn sniff_cmd(a: &SniffArgs) -> ExitCode {
         // `sniff ... | head` closes the pipe early: not an error.
         Err(e) if e.contains("Broken pipe") => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("keepalived-rs: {}: {e}", a.read.display());
+            eprintln!("keepalived-rs: {}: {e}", read.display());
             ExitCode::from(1)
         }
     }
@@ -243,6 +317,7 @@ fn sniff_cmd(a: &SniffArgs) -> ExitCode {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use std::path::Path;
 
     #[test]
     fn cli_is_consistent() {
@@ -274,5 +349,45 @@ mod tests {
             c.cmd,
             Some(Cmd::Check(CheckArgs { dump: true, .. }))
         ));
+    }
+
+    #[test]
+    fn operator_commands_parse() {
+        let c = Cli::try_parse_from(["keepalived-rs", "status", "--json"]).unwrap();
+        match c.cmd {
+            Some(Cmd::Status(a)) => {
+                assert!(a.json);
+                assert_eq!(
+                    a.control_socket,
+                    PathBuf::from(daemon::control::DEFAULT_PATH)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let c = Cli::try_parse_from(["keepalived-rs", "reload", "--control-socket", "/x.sock"])
+            .unwrap();
+        assert!(
+            matches!(c.cmd, Some(Cmd::Reload(ReloadArgs { control_socket })) if control_socket == Path::new("/x.sock"))
+        );
+        let c = Cli::try_parse_from(["keepalived-rs", "-n", "--control-socket=/y.sock"]).unwrap();
+        assert_eq!(c.ka.control_socket, PathBuf::from("/y.sock"));
+        let c = Cli::try_parse_from(["keepalived-rs", "sniff", "-i", "eth0", "-c", "3"]).unwrap();
+        assert!(matches!(
+            c.cmd,
+            Some(Cmd::Sniff(SniffArgs {
+                count: Some(3),
+                read: None,
+                ..
+            }))
+        ));
+        assert!(Cli::try_parse_from(["keepalived-rs", "sniff"]).is_err());
+        let c = Cli::try_parse_from(["keepalived-rs", "--signum=DATA"]).unwrap();
+        assert_eq!(c.ka.signum.as_deref().and_then(signum), Some(10));
+        // keepalived 2.2.7's numbers.
+        assert_eq!(
+            ["STOP", "RELOAD", "DATA", "STATS", "JSON"].map(signum),
+            [Some(15), Some(1), Some(10), Some(12), Some(36)]
+        );
+        assert_eq!(signum("TDATA"), None);
     }
 }

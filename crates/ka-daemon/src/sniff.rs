@@ -13,7 +13,12 @@
 //! - everything else is skipped.
 //!
 //! Times: seconds since the first record of the file (microseconds), then the absolute
-//! UTC time. With `json`, each line is one JSON object with a `"type"` of `"vrrp"`,
+//! UTC time.
+//!
+//! `keepalived-rs sniff -i IFACE [-c COUNT] [--json]` prints the same lines live, from an
+//! AF_PACKET socket on the interface (every protocol, both directions: IPv4 and IPv6
+//! adverts, ARP and NA), until Ctrl-C / SIGTERM or COUNT VRRP packets; times are the
+//! moment each frame was read, relative to the first one printed. With `json`, each line is one JSON object with a `"type"` of `"vrrp"`,
 //! `"arp"`, `"na"` or `"malformed"`.
 
 use std::io::Write;
@@ -21,7 +26,7 @@ use std::net::IpAddr;
 
 use ka_wire::ethernet::mac_to_string;
 use ka_wire::frame::{classify, Frame};
-use ka_wire::pcap::{Pcap, Record};
+use ka_wire::pcap::{LinkType, Pcap, Record};
 use ka_wire::vrrp::{Auth, Version, VrrpPacket};
 use serde_json::{json, Value};
 
@@ -37,115 +42,208 @@ pub fn sniff_pcap(bytes: &[u8], json: bool, out: &mut dyn Write) -> Result<usize
         let rec = rec.map_err(|e| e.to_string())?;
         let t0 = *first_us.get_or_insert(rec.micros());
         let time = Time::new(&rec, t0);
-        let classified = classify(pcap.link_type, rec.data)
-            .map_err(|e| format!("frame {}: {e}", rec.index + 1))?;
-        let line = match classified.frame {
-            Frame::Vrrp(ip) => match ip.decode() {
-                Ok(p) => {
-                    vrrp_count += 1;
-                    let v = VrrpLine {
-                        src: ip.src,
-                        dst: ip.dst,
-                        ttl: ip.ttl,
-                        checksum_ok: ip.checksum_ok(),
-                        ah: ip.ah.is_some(),
-                        p: &p,
-                    };
-                    if json {
-                        v.json(&time, rec.index)
-                    } else {
-                        v.text(&time)
-                    }
-                }
-                Err(e) => malformed(
-                    json,
-                    &time,
-                    rec.index,
-                    &format!("vrrp {} > {}: {e}", ip.src, ip.dst),
-                ),
-            },
-            Frame::Arp(a) => {
-                let what = if a.is_gratuitous() { "gratuitous" } else { "" };
-                let verb = match a.op {
-                    1 => "who-has".to_string(),
-                    2 => "reply".to_string(),
-                    op => format!("op {op}"),
-                };
-                if json {
-                    json!({
-                        "type": "arp",
-                        "frame": rec.index + 1,
-                        "time_rel": time.rel_secs(),
-                        "time": time.abs,
-                        "op": a.op,
-                        "sha": mac_to_string(&a.sha),
-                        "spa": a.spa.to_string(),
-                        "tha": mac_to_string(&a.tha),
-                        "tpa": a.tpa.to_string(),
-                        "gratuitous": a.is_gratuitous(),
-                    })
-                    .to_string()
-                } else {
-                    format!(
-                        "{} ARP {verb} {} tell {} ({}) {what}",
-                        time.prefix(),
-                        a.tpa,
-                        a.spa,
-                        mac_to_string(&a.sha)
-                    )
-                    .trim_end()
-                    .to_string()
-                }
-            }
-            Frame::NeighborAdvert(na) => {
-                let mut flags = String::new();
-                for (set, c) in [
-                    (na.router, 'R'),
-                    (na.solicited, 'S'),
-                    (na.override_flag, 'O'),
-                ] {
-                    if set {
-                        flags.push(c);
-                    }
-                }
-                let lla = na.target_lla.map(|m| mac_to_string(&m));
-                if json {
-                    json!({
-                        "type": "na",
-                        "frame": rec.index + 1,
-                        "time_rel": time.rel_secs(),
-                        "time": time.abs,
-                        "src": na.src.to_string(),
-                        "dst": na.dst.to_string(),
-                        "target": na.target.to_string(),
-                        "flags": flags,
-                        "lladdr": lla,
-                        "checksum_ok": na.checksum_ok(),
-                    })
-                    .to_string()
-                } else {
-                    format!(
-                        "{} {} > {} NA tgt {} [{flags}] lladdr {} cksum {}",
-                        time.prefix(),
-                        na.src,
-                        na.dst,
-                        na.target,
-                        lla.as_deref().unwrap_or("-"),
-                        ok_bad(na.checksum_ok())
-                    )
-                }
-            }
-            Frame::Malformed { ethertype, error } => malformed(
-                json,
-                &time,
-                rec.index,
-                &format!("ethertype {ethertype:#06x}: {error}"),
-            ),
-            Frame::Other { .. } => continue,
+        let Some((line, is_vrrp)) = frame_line(pcap.link_type, rec.data, &time, rec.index, json)?
+        else {
+            continue;
         };
+        vrrp_count += usize::from(is_vrrp);
         writeln!(out, "{line}").map_err(|e| format!("write: {e}"))?;
     }
     Ok(vrrp_count)
+}
+
+/// The line printed for one frame (`None`: not of interest) and whether it is a decoded
+/// VRRP advert. Fails only on a frame too short for its link type.
+fn frame_line(
+    link_type: LinkType,
+    data: &[u8],
+    time: &Time,
+    index: usize,
+    json: bool,
+) -> Result<Option<(String, bool)>, String> {
+    let classified = classify(link_type, data).map_err(|e| format!("frame {}: {e}", index + 1))?;
+    let mut is_vrrp = false;
+    let line = match classified.frame {
+        Frame::Vrrp(ip) => match ip.decode() {
+            Ok(p) => {
+                is_vrrp = true;
+                let v = VrrpLine {
+                    src: ip.src,
+                    dst: ip.dst,
+                    ttl: ip.ttl,
+                    checksum_ok: ip.checksum_ok(),
+                    ah: ip.ah.is_some(),
+                    p: &p,
+                };
+                if json {
+                    v.json(time, index)
+                } else {
+                    v.text(time)
+                }
+            }
+            Err(e) => malformed(
+                json,
+                time,
+                index,
+                &format!("vrrp {} > {}: {e}", ip.src, ip.dst),
+            ),
+        },
+        Frame::Arp(a) => {
+            let what = if a.is_gratuitous() { "gratuitous" } else { "" };
+            let verb = match a.op {
+                1 => "who-has".to_string(),
+                2 => "reply".to_string(),
+                op => format!("op {op}"),
+            };
+            if json {
+                json!({
+                    "type": "arp",
+                    "frame": index + 1,
+                    "time_rel": time.rel_secs(),
+                    "time": time.abs,
+                    "op": a.op,
+                    "sha": mac_to_string(&a.sha),
+                    "spa": a.spa.to_string(),
+                    "tha": mac_to_string(&a.tha),
+                    "tpa": a.tpa.to_string(),
+                    "gratuitous": a.is_gratuitous(),
+                })
+                .to_string()
+            } else {
+                format!(
+                    "{} ARP {verb} {} tell {} ({}) {what}",
+                    time.prefix(),
+                    a.tpa,
+                    a.spa,
+                    mac_to_string(&a.sha)
+                )
+                .trim_end()
+                .to_string()
+            }
+        }
+        Frame::NeighborAdvert(na) => {
+            let mut flags = String::new();
+            for (set, c) in [
+                (na.router, 'R'),
+                (na.solicited, 'S'),
+                (na.override_flag, 'O'),
+            ] {
+                if set {
+                    flags.push(c);
+                }
+            }
+            let lla = na.target_lla.map(|m| mac_to_string(&m));
+            if json {
+                json!({
+                    "type": "na",
+                    "frame": index + 1,
+                    "time_rel": time.rel_secs(),
+                    "time": time.abs,
+                    "src": na.src.to_string(),
+                    "dst": na.dst.to_string(),
+                    "target": na.target.to_string(),
+                    "flags": flags,
+                    "lladdr": lla,
+                    "checksum_ok": na.checksum_ok(),
+                })
+                .to_string()
+            } else {
+                format!(
+                    "{} {} > {} NA tgt {} [{flags}] lladdr {} cksum {}",
+                    time.prefix(),
+                    na.src,
+                    na.dst,
+                    na.target,
+                    lla.as_deref().unwrap_or("-"),
+                    ok_bad(na.checksum_ok())
+                )
+            }
+        }
+        Frame::Malformed { ethertype, error } => malformed(
+            json,
+            time,
+            index,
+            &format!("ethertype {ethertype:#06x}: {error}"),
+        ),
+        Frame::Other { .. } => return Ok(None),
+    };
+    Ok(Some((line, is_vrrp)))
+}
+
+/// `sniff -i IFACE`: 0 after Ctrl-C / SIGTERM / COUNT packets, 1 when the capture
+/// fails, 2 when it cannot start (no such interface, not root).
+pub fn live_cmd(ifname: &str, json: bool, count: Option<u64>) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let ifindex = match ka_sys::error::ifindex(ifname) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("keepalived-rs: interface {ifname}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("keepalived-rs: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match rt.block_on(sniff_live(ifindex, json, count, &mut out)) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err((_, e)) if e.contains("Broken pipe") => ExitCode::SUCCESS,
+        Err((code, e)) => {
+            eprintln!("keepalived-rs: {ifname}: {e}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// Captures on `ifindex` and prints a line per frame of interest; returns the number of
+/// VRRP packets printed. Errors carry the exit status (2: cannot open, 1: later).
+async fn sniff_live(
+    ifindex: u32,
+    json: bool,
+    count: Option<u64>,
+    out: &mut dyn Write,
+) -> Result<u64, (u8, String)> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let sock = ka_sys::PacketSocket::open_capture(ifindex, ka_sys::packet::ETH_P_ALL)
+        .map_err(|e| (2, format!("cannot capture (root needed): {e}")))?;
+    let (mut int, mut term) = match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(i), Ok(t)) => (i, t),
+        _ => return Err((2, "cannot install signal handlers".into())),
+    };
+    let mut t0: Option<u64> = None;
+    let mut vrrp = 0u64;
+    let mut index = 0usize;
+    while count.is_none_or(|c| vrrp < c) {
+        let frame = tokio::select! {
+            f = sock.recv() => f.map_err(|e| (1, e.to_string()))?,
+            _ = int.recv() => break,
+            _ = term.recv() => break,
+        };
+        let now_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        let time = Time::live(*t0.get_or_insert(now_us), now_us);
+        // A frame too short for Ethernet is skipped, as `-r` skips nothing it can read.
+        if let Ok(Some((line, is_vrrp))) =
+            frame_line(LinkType::Ethernet, &frame.data, &time, index, json)
+        {
+            writeln!(out, "{line}").map_err(|e| (1, format!("write: {e}")))?;
+            vrrp += u64::from(is_vrrp);
+        }
+        index += 1;
+    }
+    Ok(vrrp)
 }
 
 fn ok_bad(ok: bool) -> &'static str {
@@ -180,6 +278,16 @@ struct Time {
 }
 
 impl Time {
+    fn live(t0_us: u64, now_us: u64) -> Self {
+        Time {
+            rel_us: now_us.saturating_sub(t0_us),
+            abs: utc(
+                u32::try_from(now_us / 1_000_000).unwrap_or(u32::MAX),
+                u32::try_from(now_us % 1_000_000).unwrap_or(0),
+            ),
+        }
+    }
+
     fn new(rec: &Record<'_>, t0_us: u64) -> Self {
         Time {
             rel_us: rec.micros().saturating_sub(t0_us),
@@ -206,7 +314,7 @@ impl Time {
 
 /// Formats seconds since the epoch as UTC (proleptic Gregorian calendar; days-to-date
 /// conversion after Howard Hinnant's `civil_from_days`).
-fn utc(secs: u32, micros: u32) -> String {
+pub(crate) fn utc(secs: u32, micros: u32) -> String {
     let days = i64::from(secs / 86_400);
     let rem = secs % 86_400;
     let z = days + 719_468;

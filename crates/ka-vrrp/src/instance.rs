@@ -6,7 +6,7 @@ use ka_model::Centisecs;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{IfaceId, InstanceConfig, TrackConfig};
-use crate::output::{DropReason, InstanceId, StateKind};
+use crate::output::{DropReason, InstanceId, StateKind, TransitionReason};
 use crate::time::Instant;
 
 /// The state of a tracked object, as reported by [`crate::Router::handle_track`].
@@ -115,6 +115,20 @@ impl Stats {
     }
 }
 
+/// The last state change of an instance (for status displays; the same facts as the
+/// [`crate::Event::StateChange`] it emitted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Transition {
+    /// When (the `now` of the input that caused it).
+    pub at: Instant,
+    /// Previous state.
+    pub from: StateKind,
+    /// New state.
+    pub to: StateKind,
+    /// Why.
+    pub reason: TransitionReason,
+}
+
 /// One VRRP instance inside a [`crate::Router`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Instance {
@@ -128,6 +142,8 @@ pub struct Instance {
     pub(crate) track_states: Vec<TrackState>,
     pub(crate) fault: bool,
     pub(crate) stats: Stats,
+    #[serde(default)]
+    pub(crate) last_transition: Option<Transition>,
 }
 
 impl Instance {
@@ -143,6 +159,7 @@ impl Instance {
             track_states,
             fault: false,
             stats: Stats::default(),
+            last_transition: None,
         }
     }
 
@@ -169,6 +186,22 @@ impl Instance {
     /// Its counters.
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+    /// Its last state change, if any.
+    pub fn last_transition(&self) -> Option<&Transition> {
+        self.last_transition.as_ref()
+    }
+    /// The master as this instance knows it: itself (source address, effective priority)
+    /// in MASTER, the master last heard in BACKUP, nobody otherwise.
+    pub fn master(&self) -> Option<PeerInfo> {
+        match &self.state {
+            State::Master(_) => Some(PeerInfo {
+                addr: self.cfg.src_addr,
+                priority: self.effective_priority,
+            }),
+            State::Backup(b) => b.master,
+            State::Init | State::Fault => None,
+        }
     }
     /// Index of its sync group in the configuration.
     pub fn sync_group(&self) -> Option<usize> {

@@ -95,7 +95,9 @@ pub use config::{
     AuthConfig, ConfigError, Family, GarpConfig, IfaceId, InitialState, InstanceConfig,
     RouterConfig, SyncGroupConfig, TrackConfig, TrackId, TrackIfConfig, VipConfig,
 };
-pub use instance::{BackupState, Instance, MasterState, PeerInfo, State, Stats, TrackState};
+pub use instance::{
+    BackupState, Instance, MasterState, PeerInfo, State, Stats, TrackState, Transition,
+};
 pub use output::{Action, DropReason, Event, InstanceId, StateKind, TransitionReason, Transmit};
 pub use router::{AhStatus, Input, ReconfigureReport, Router, RxMeta};
 pub use time::Instant;

@@ -118,6 +118,9 @@ pub struct Router {
     next_id: u32,
     /// Instances the last [`Router::reconfigure`] removed: their last outputs still name them.
     retired: Vec<(InstanceId, String)>,
+    /// The `now` of the latest input (stamps [`crate::Transition`]s).
+    #[serde(default)]
+    now: Instant,
 }
 
 impl Router {
@@ -148,6 +151,7 @@ impl Router {
             running: false,
             next_id,
             retired: Vec::new(),
+            now: Instant::ZERO,
         })
     }
 
@@ -186,6 +190,14 @@ impl Router {
     /// Name of sync group `n`.
     pub fn sync_group_name(&self, n: usize) -> Option<&str> {
         self.groups.get(n).map(|g| g.name.as_str())
+    }
+    /// Number of sync groups.
+    pub fn sync_group_count(&self) -> usize {
+        self.groups.len()
+    }
+    /// State of sync group `n` (see [`Event::SyncGroupChange`]).
+    pub fn sync_group_state(&self, n: usize) -> Option<StateKind> {
+        self.group_states.get(n).copied()
     }
     /// Drops of adverts that matched no instance ([`DropReason::NoInstance`],
     /// [`DropReason::VridZero`]).
@@ -252,6 +264,7 @@ impl Router {
     /// for the address owner or `state MASTER` (keepalived: a 1 us down timer); otherwise
     /// BACKUP with Master_Down_Timer = Master_Down_Interval.
     pub fn start(&mut self, now: Instant) {
+        self.now = now;
         if self.running {
             return;
         }
@@ -294,6 +307,7 @@ impl Router {
     /// Stops every instance: a master sends one priority 0 advert (RFC 5798 section 6.4.3,
     /// "Shutdown event") and removes its addresses; all go to INIT.
     pub fn shutdown(&mut self, now: Instant) {
+        self.now = now;
         let _ = now;
         for n in 0..self.instances.len() {
             let kind = self.instances.get(n).map(|i| i.state.kind());
@@ -310,6 +324,7 @@ impl Router {
 
     /// Fires every deadline at or before `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
         // Each firing moves its deadline past `now`; a few passes settle sync groups.
         for _ in 0..4 {
             let mut fired = false;
@@ -326,6 +341,7 @@ impl Router {
     /// A link changed state (the instance's own interface going down means FAULT unless
     /// `dont_track_primary`; tracked interfaces move the priority or cause FAULT).
     pub fn handle_link(&mut self, now: Instant, iface: IfaceId, up: bool) {
+        self.now = now;
         match self.links.iter_mut().find(|(i, _)| *i == iface) {
             Some(l) => l.1 = up,
             None => self.links.push((iface, up)),
@@ -336,6 +352,7 @@ impl Router {
 
     /// A tracked object changed state.
     pub fn handle_track(&mut self, now: Instant, id: &TrackId, state: TrackState) {
+        self.now = now;
         for inst in &mut self.instances {
             for (t, st) in inst.cfg.tracks.iter().zip(inst.track_states.iter_mut()) {
                 if &t.id == id {
@@ -349,6 +366,7 @@ impl Router {
 
     /// A received advert (RFC 5798 section 7.1 checks, then section 6.4.2 / 6.4.3).
     pub fn handle_packet(&mut self, now: Instant, meta: &RxMeta, pkt: &VrrpPacket) {
+        self.now = now;
         if pkt.vrid == 0 {
             self.drop_unmatched(meta.src, DropReason::VridZero);
             return;
@@ -957,6 +975,12 @@ impl Router {
         inst.state = state;
         let id = inst.id;
         if from != to {
+            inst.last_transition = Some(crate::instance::Transition {
+                at: self.now,
+                from,
+                to,
+                reason,
+            });
             self.push_event(Event::StateChange {
                 instance: id,
                 from,

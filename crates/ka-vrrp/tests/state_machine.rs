@@ -1013,3 +1013,46 @@ fn owner_and_group_tracks_are_unweighted() {
         assert_eq!(w, if tracking_weight { -50 } else { 0 });
     }
 }
+
+// ---------------------------------------------------------------- status accessors
+
+/// `Instance::last_transition` and `Instance::master`: what `keepalived-rs status` shows.
+#[test]
+fn last_transition_and_master_accessors() {
+    let mut r = router(cfg(100, 12));
+    assert_eq!(r.instances()[0].last_transition(), None);
+    assert_eq!(r.instances()[0].master(), None, "nobody in INIT");
+    r.start(ms(7));
+    let _ = drain(&mut r);
+    let t = *r.instances()[0].last_transition().unwrap();
+    assert_eq!(
+        (t.at, t.from, t.to, t.reason),
+        (
+            ms(7),
+            StateKind::Init,
+            StateKind::Backup,
+            TransitionReason::Startup
+        )
+    );
+    assert_eq!(r.instances()[0].master(), None, "no master heard yet");
+    // A master at priority 200 is heard: a backup names it.
+    r.handle_packet(ms(100), &rx(20), &v3adv(200, 100));
+    let m = r.instances()[0].master().unwrap();
+    assert_eq!((m.addr, m.priority), (v4(20), 200));
+    // It goes silent: Master_Down_Interval later this one is master, and names itself.
+    let at = time_to_master(&mut r, ms(10_000)).unwrap();
+    let t = *r.instances()[0].last_transition().unwrap();
+    assert_eq!(
+        (t.at, t.from, t.to, t.reason),
+        (
+            at,
+            StateKind::Backup,
+            StateKind::Master,
+            TransitionReason::MasterDown
+        )
+    );
+    let m = r.instances()[0].master().unwrap();
+    assert_eq!((m.addr, m.priority), (v4(12), 100));
+    assert_eq!(r.sync_group_count(), 0);
+    assert_eq!(r.sync_group_state(0), None);
+}

@@ -8,15 +8,20 @@
 //! then transmissions, then events (logged with `tracing`).
 //!
 //! `io` applies the router's output, `events` logs its events, `reload` re-reads the
-//! configuration on SIGHUP (and owns the VRRP receive sockets).
+//! configuration on SIGHUP and on the control socket's `reload` (and owns the VRRP receive
+//! sockets), `control` serves the control socket (`status`, `reload`), `status` builds and
+//! renders the status snapshot, `dump` writes keepalived's SIGUSR1/SIGUSR2/JSON dumps.
 //!
 //! Not yet run (warned at start-up): track scripts/files/processes/BFD, notify scripts,
 //! virtual routes/rules, use_vmac/ipvlan, AH authentication, no_accept firewalling.
 
+pub mod control;
+pub mod dump;
 mod events;
 mod io;
 pub mod map;
 mod reload;
+pub mod status;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -59,6 +64,8 @@ pub struct Options {
     pub vrrp_only: bool,
     /// `-C`: health checkers only.
     pub check_only: bool,
+    /// `--control-socket PATH`.
+    pub control_socket: PathBuf,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT. Exit status 0 after a clean stop, 1 when the
@@ -103,7 +110,7 @@ pub fn run(opts: &Options) -> ExitCode {
     };
     let vrrp = plan
         .run_vrrp()
-        .then(|| async_main(cfg.vrrp, opts.dont_release_vrrp, source));
+        .then(|| async_main(cfg.vrrp, opts.dont_release_vrrp, source, opts));
     let code = local.block_on(&rt, plan.run(vrrp));
     for p in &pid_files {
         let _ = std::fs::remove_file(p);
@@ -212,7 +219,9 @@ async fn async_main(
     cfg: ka_model::vrrp::VrrpConfig,
     keep_vips_on_stop: bool,
     source: reload::Source,
+    opts: &Options,
 ) -> ExitCode {
+    let started = std::time::SystemTime::now();
     // Monitor first, then the dump: no link change is missed.
     let mut monitor = match Monitor::new(false) {
         Ok(m) => Some(m),
@@ -345,6 +354,29 @@ async fn async_main(
             return ExitCode::from(1);
         }
     };
+    let mut dumps = match dump::Signals::new() {
+        Ok(d) => d,
+        Err(e) => {
+            error!("cannot install signal handlers: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    // Without a control socket the daemon still runs (status/reload unavailable).
+    let mut control = match control::Server::bind(&opts.control_socket) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            warn!("no control socket: {e}");
+            None
+        }
+    };
+    let ifname = |i: u32| ka_sys::error::ifname(i).unwrap_or_else(|_| format!("if{i}"));
+    let status_ctx = |now| status::Ctx {
+        now,
+        wall: std::time::SystemTime::now(),
+        started,
+        config_file: &opts.file,
+        ifname: &ifname,
+    };
     loop {
         let deadline = router.poll_timeout().map(|t| clock.deadline(t));
         let sleep = async {
@@ -366,6 +398,21 @@ async fn async_main(
                 info!("SIGHUP: reload");
                 let _ = reload::reload(&source, &mut sockets, &mut router, &mut io, &clock).await;
             }
+            p = control::next(&mut control) => match p.command {
+                control::Command::Status => {
+                    let s = status::snapshot(&router, &status_ctx(clock.now()));
+                    p.answer(control::Response::status(s));
+                }
+                control::Command::Reload => {
+                    info!("reload requested on the control socket");
+                    let r = reload::reload(&source, &mut sockets, &mut router, &mut io, &clock).await;
+                    p.answer(control::Response::reload(match r {
+                        reload::ReloadOutcome::Ok(s) => Ok(s),
+                        reload::ReloadOutcome::Refused(s) => Err(s),
+                    }));
+                }
+            },
+            k = dumps.next() => dump::write(k, &router, &status_ctx(clock.now())),
             () = sleep => router.handle_timeout(clock.now()),
             p = rx.recv() => match p {
                 Some(p) => {

@@ -173,11 +173,14 @@ impl Drop for TmpDir {
     }
 }
 
-/// A `keepalived-rs -n -l -P` running in a namespace; killed (by PID) on drop.
+/// A `keepalived-rs -n -l -P` running in a namespace, with its control socket in the
+/// test's directory; killed (by PID) on drop.
 #[derive(Debug)]
 pub struct Daemon {
     pub child: Child,
     pub log: PathBuf,
+    /// `--control-socket`.
+    pub sock: PathBuf,
 }
 
 impl Daemon {
@@ -186,6 +189,7 @@ impl Daemon {
         std::fs::write(&cfg, conf).unwrap();
         let log = dir.0.join(format!("{tag}.log"));
         let pid = dir.0.join(format!("{tag}.pid"));
+        let sock = dir.0.join(format!("{tag}.sock"));
         let child = Command::new("ip")
             .args([
                 "netns",
@@ -197,12 +201,14 @@ impl Daemon {
             .arg(&cfg)
             .arg("-p")
             .arg(&pid)
+            .arg("--control-socket")
+            .arg(&sock)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        Daemon { child, log }
+        Daemon { child, log, sock }
     }
 
     pub fn log(&self) -> String {

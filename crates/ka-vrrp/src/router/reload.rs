@@ -130,6 +130,9 @@ impl Router {
         config: RouterConfig,
     ) -> Result<ReconfigureReport, ConfigError> {
         let config = config.validate()?;
+        // Stamps the transitions this reload causes; a reload that changes nothing leaves
+        // the router exactly as it was (see the end).
+        let previous_now = std::mem::replace(&mut self.now, now);
         let mut report = ReconfigureReport::default();
         // matches[new] = Some(old position).
         let matches: Vec<Option<usize>> = config
@@ -286,6 +289,9 @@ impl Router {
             self.handle_timeout(now);
         }
         self.update_groups();
+        if report.is_noop() {
+            self.now = previous_now;
+        }
         Ok(report)
     }
 
