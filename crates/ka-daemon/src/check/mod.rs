@@ -242,6 +242,11 @@ pub fn spawn(cfg: &Config, lb: Option<mpsc::Sender<Event>>) -> Result<Handle, St
         clock,
         in_flight: HashMap::new(),
         notifies: tokio::task::JoinSet::new(),
+        stats: Stats {
+            since: tokio::time::Instant::now(),
+            probes: 0,
+            lateness: Vec::new(),
+        },
     };
     let task = tokio::task::spawn_local(driver.run(stop_rx, files, file_values));
     Ok(Handle {
@@ -287,6 +292,69 @@ struct Driver {
     clock: tokio::time::Instant,
     in_flight: HashMap<ProbeId, CheckerId>,
     notifies: tokio::task::JoinSet<()>,
+    stats: Stats,
+}
+
+/// Probe counts and lateness against the schedule, logged every [`STATS_EVERY`] at debug
+/// level under the target `keepalived_rs::check::stats` (bench/checkers reads them).
+#[derive(Debug)]
+struct Stats {
+    since: tokio::time::Instant,
+    probes: u64,
+    /// `(lateness in µs, probes started with it)`: a wake-up's lateness (now minus the
+    /// earliest deadline it serves) is counted for every probe it starts, an upper bound.
+    lateness: Vec<(u32, u32)>,
+}
+
+/// Stats window.
+const STATS_EVERY: Duration = Duration::from_secs(10);
+/// Most lateness samples kept per window.
+const STATS_MAX_SAMPLES: usize = 100_000;
+
+impl Stats {
+    fn record(&mut self, late: Duration, probes: u32) {
+        if probes == 0 {
+            return;
+        }
+        self.probes += u64::from(probes);
+        if self.lateness.len() < STATS_MAX_SAMPLES {
+            let us = u32::try_from(late.as_micros()).unwrap_or(u32::MAX);
+            self.lateness.push((us, probes));
+        }
+    }
+
+    fn report(&mut self) {
+        let elapsed = self.since.elapsed();
+        if elapsed < STATS_EVERY {
+            return;
+        }
+        self.lateness.sort_unstable();
+        let total: u64 = self.lateness.iter().map(|(_, n)| u64::from(*n)).sum();
+        let pct = |q: f64| {
+            let want = (total as f64 * q).ceil() as u64;
+            let mut seen = 0u64;
+            for (us, n) in &self.lateness {
+                seen += u64::from(*n);
+                if seen >= want {
+                    return *us;
+                }
+            }
+            0
+        };
+        debug!(
+            target: "keepalived_rs::check::stats",
+            "checker stats: {} probes in {:.1} s ({:.0}/s), lateness p50 {} us, p99 {} us, max {} us",
+            self.probes,
+            elapsed.as_secs_f64(),
+            self.probes as f64 / elapsed.as_secs_f64(),
+            pct(0.5),
+            pct(0.99),
+            self.lateness.last().map_or(0, |(us, _)| *us)
+        );
+        self.since = tokio::time::Instant::now();
+        self.probes = 0;
+        self.lateness.clear();
+    }
 }
 
 impl Driver {
@@ -327,7 +395,13 @@ impl Driver {
                 _ = &mut stop => break,
                 () = sleep => {
                     let now = self.now();
+                    let due = self.sched.poll_timeout();
                     self.sched.handle_timeout(now);
+                    let late = due.map_or(Duration::ZERO, |d| now.saturating_duration_since(d));
+                    let started = self.after(&res_tx, false);
+                    self.stats.record(late, started);
+                    self.stats.report();
+                    continue;
                 }
                 r = res_rx.recv() => {
                     // res_tx lives here, so the channel never closes.
@@ -391,10 +465,13 @@ impl Driver {
         }
     }
 
-    /// Spawns every probe asked for and handles every event.
-    fn after(&mut self, res_tx: &mpsc::Sender<(ProbeId, ProbeOutcome)>, stopping: bool) {
+    /// Spawns every probe asked for and handles every event; returns how many probes
+    /// were started.
+    fn after(&mut self, res_tx: &mpsc::Sender<(ProbeId, ProbeOutcome)>, stopping: bool) -> u32 {
+        let mut started = 0u32;
         if !stopping {
             while let Some(p) = self.sched.poll_probe() {
+                started = started.saturating_add(1);
                 self.in_flight.insert(p.id, p.checker);
                 let tx = res_tx.clone();
                 let ctx = self.ctx.clone();
@@ -417,6 +494,7 @@ impl Driver {
                 }
             }
         }
+        started
     }
 
     fn log(&mut self, ev: &Event) {
