@@ -6,8 +6,8 @@
 //! channel; probes never block one another or the VRRP engine sharing the runtime.
 //! Every real-server transition is logged with keepalived's wording, notify scripts
 //! run, and the scheduler's events go out unchanged through a typed channel for the
-//! load balancer ([`Handle`] / the `lb` sender of [`spawn`]). [`StatusTable`] keeps
-//! each real server's state, last result and reason for `status`.
+//! load balancer (the `lb` sender of [`spawn`]). [`StatusTable`] keeps each real
+//! server's state, last result and reason for `status` ([`Plan::status_table`]).
 //!
 //! FILE_CHECK files (`track_file`) are read once a second (keepalived uses inotify);
 //! a change feeds `Scheduler::handle_file_value`.
@@ -24,7 +24,7 @@ use std::time::Duration;
 use ka_check::{CheckerId, Event, Instant, ProbeId, ProbeOutcome, RealServerId, Scheduler};
 use ka_model::config::Config;
 use ka_model::lvs::{CheckerKind, Connection, LvsConfig, Protocol, VsAddress};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
@@ -38,7 +38,7 @@ const NOTIFY_TIMEOUT: Duration = Duration::from_secs(30);
 const NOTIFY_TIMEOUT_STOPPING: Duration = Duration::from_secs(1);
 
 /// One real server as `status` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RsReport {
     /// Its virtual server, keepalived-style (`[192.0.2.1]:tcp:80`, `FWM 1`).
     pub virtual_server: String,
@@ -62,12 +62,6 @@ pub type StatusTable = Arc<Mutex<Vec<RsReport>>>;
 pub struct Handle {
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
-    /// Real servers, for `status`.
-    #[allow(
-        dead_code,
-        reason = "read by `status` once the control socket takes it"
-    )]
-    pub status: StatusTable,
 }
 
 impl Handle {
@@ -164,7 +158,11 @@ pub fn wanted(cfg: &Config) -> bool {
 /// Starts the checker task on the current `LocalSet`. `lb` receives every scheduler
 /// event (the load balancer's input); when it is full, events are dropped with a
 /// warning (the checker never waits for it).
-pub fn spawn(cfg: &Config, lb: Option<mpsc::Sender<Event>>) -> Result<Handle, String> {
+pub fn spawn(
+    cfg: &Config,
+    lb: Option<mpsc::Sender<Event>>,
+    status: StatusTable,
+) -> Result<Handle, String> {
     let seed = u64::from(std::process::id())
         ^ std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -196,8 +194,8 @@ pub fn spawn(cfg: &Config, lb: Option<mpsc::Sender<Event>>) -> Result<Handle, St
         warn!("SSL block: client certificates are not sent yet (SSL_GET connects without one)");
     }
     let names = Names::new(&cfg.lvs);
-    let status: StatusTable = Arc::new(Mutex::new(
-        sched
+    if let Ok(mut t) = status.lock() {
+        *t = sched
             .real_servers()
             .iter()
             .map(|r| RsReport {
@@ -208,8 +206,8 @@ pub fn spawn(cfg: &Config, lb: Option<mpsc::Sender<Event>>) -> Result<Handle, St
                 last_result: None,
                 reason: None,
             })
-            .collect(),
-    ));
+            .collect();
+    }
     // Tracked files used by FILE_CHECKs: name -> path.
     let mut files: BTreeMap<String, String> = BTreeMap::new();
     for vs in &cfg.lvs.virtual_servers {
@@ -252,7 +250,6 @@ pub fn spawn(cfg: &Config, lb: Option<mpsc::Sender<Event>>) -> Result<Handle, St
     Ok(Handle {
         stop: Some(stop_tx),
         task,
-        status,
     })
 }
 
@@ -506,6 +503,11 @@ impl Driver {
                     self.names.vs(*rs),
                     if *alive { "up" } else { "down" }
                 );
+                let (alive, weight) = (*alive, *weight);
+                self.with_report(*rs, |x| {
+                    x.alive = alive;
+                    x.weight = weight;
+                });
             }
             Event::CheckerChanged {
                 checker,
@@ -592,6 +594,7 @@ impl Driver {
 pub struct Plan {
     checker: Option<Config>,
     vrrp: bool,
+    status: StatusTable,
 }
 
 impl Plan {
@@ -602,7 +605,18 @@ impl Plan {
         if check_only && checker.is_none() {
             warn!("-C: the configuration has no virtual_server: nothing to check");
         }
-        Plan { checker, vrrp }
+        Plan {
+            checker,
+            vrrp,
+            status: StatusTable::default(),
+        }
+    }
+
+    /// The real servers' reports (empty until the checker starts, and without one), for
+    /// the control socket's `status`.
+    #[allow(dead_code, reason = "for the control socket's status (not wired yet)")]
+    pub fn status_table(&self) -> StatusTable {
+        Arc::clone(&self.status)
     }
 
     /// Whether the VRRP engine runs.
@@ -617,7 +631,7 @@ impl Plan {
         vrrp: Option<impl std::future::Future<Output = std::process::ExitCode>>,
     ) -> std::process::ExitCode {
         let handle = match &self.checker {
-            Some(cfg) => match spawn(cfg, None) {
+            Some(cfg) => match spawn(cfg, None, Arc::clone(&self.status)) {
                 Ok(h) => Some(h),
                 Err(e) => {
                     tracing::error!("cannot start the checker: {e}");
@@ -656,4 +670,78 @@ async fn wait_for_stop() -> std::process::ExitCode {
         }
     }
     std::process::ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ka_check::fixture;
+
+    /// The driver against real sockets on loopback: a listening port stays in, a closed
+    /// one leaves; the load balancer's channel gets the scheduler's events and the status
+    /// table follows.
+    #[tokio::test(flavor = "current_thread")]
+    async fn events_reach_the_lb_channel_and_the_status_table() {
+        let open = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let open_port = open.local_addr().unwrap().port();
+        let closed_port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let mut timing = fixture::timing(1, 0, 1);
+        timing.warmup = Duration::ZERO;
+        timing.connect_timeout = Duration::from_secs(2);
+        let rs = |port| {
+            fixture::real_server(
+                ip,
+                port,
+                vec![fixture::checker(CheckerKind::Tcp, timing, (ip, Some(port)))],
+            )
+        };
+        let cfg = Config {
+            lvs: fixture::lvs(vec![fixture::virtual_server(
+                "192.0.2.1".parse().unwrap(),
+                80,
+                vec![rs(open_port), rs(closed_port)],
+            )]),
+            ..Config::default()
+        };
+        let local = tokio::task::LocalSet::new();
+        local
+            .run_until(async {
+                let (tx, mut rx) = mpsc::channel(64);
+                let table = StatusTable::default();
+                let h = spawn(&cfg, Some(tx), Arc::clone(&table)).unwrap();
+                let mut initial = 0;
+                let left = tokio::time::timeout(Duration::from_secs(10), async {
+                    while let Some(ev) = rx.recv().await {
+                        match ev {
+                            Event::Initial { .. } => initial += 1,
+                            Event::RealServerChanged {
+                                rs, alive: false, ..
+                            } => return rs,
+                            _ => {}
+                        }
+                    }
+                    panic!("channel closed");
+                })
+                .await
+                .unwrap();
+                assert_eq!(initial, 2);
+                assert_eq!(left, RealServerId { vs: 0, rs: 1 });
+                {
+                    let t = table.lock().unwrap();
+                    assert_eq!(t.len(), 2);
+                    assert!(t[0].alive);
+                    assert!(!t[1].alive);
+                    assert_eq!(t[1].real_server, format!("[127.0.0.1]:tcp:{closed_port}"));
+                    assert_eq!(t[1].last_result.as_deref(), Some("connection refused"));
+                    assert!(t[1].reason.as_deref().unwrap().contains("refused"));
+                }
+                h.stop().await;
+            })
+            .await;
+        drop(open);
+    }
 }
