@@ -488,3 +488,70 @@ fn reload_removing_an_instance_releases_its_vip() {
         da.log()
     );
 }
+
+/// Reload adding an IPv6 instance: the daemon opens its IPv6 VRRP socket and joins
+/// ff02::12 at the reload, the new instance starts as BACKUP, hears b's lower priority
+/// adverts and preempts (RFC 5798 section 6.4.2); the IPv4 instance is untouched. A second
+/// reload removes it again: priority 0, b takes the IPv6 VIP back, the socket is closed.
+#[test]
+fn reload_adding_and_removing_an_ipv6_instance_opens_and_closes_its_socket() {
+    let p = Pair::new();
+    let dir = TmpDir::new();
+    const VIP6: &str = "2001:db8::100";
+    let v6 = |ifname: &str, prio: u8| {
+        format!(
+            "vrrp_instance VI_6 {{\n  state BACKUP\n  interface {ifname}\n  \
+             virtual_router_id 60\n  version 3\n  priority {prio}\n  advert_int 1\n  \
+             virtual_ipaddress {{\n    {VIP6}/128\n  }}\n}}\n"
+        )
+    };
+    let a1 = instance("VI_1", &p.a_if, 51, 150, &[VIP1]);
+    let (da, db) = elect(
+        &p,
+        &dir,
+        &a1,
+        &format!(
+            "{}{}",
+            instance("VI_1", &p.b_if, 51, 100, &[VIP1]),
+            v6(&p.b_if, 100)
+        ),
+        &[VIP1],
+    );
+    let t = wait_until(Duration::from_secs(15), || p.b.has(&p.b_if, VIP6));
+    assert!(t.is_some(), "b never took the IPv6 VIP\n{}", db.log());
+    std::fs::write(dir.0.join("a.conf"), format!("{a1}{}", v6(&p.a_if, 150))).unwrap();
+    let log = hup(&da, 1);
+    assert!(
+        log.contains("reload done: 1 unchanged; added VI_6"),
+        "{log}"
+    );
+    let t = wait_until(Duration::from_secs(15), || {
+        p.a.has(&p.a_if, VIP6) && !p.b.has(&p.b_if, VIP6)
+    });
+    assert!(
+        t.is_some(),
+        "a did not preempt the IPv6 instance\n--- a ---\n{}\n--- b ---\n{}",
+        da.log(),
+        db.log()
+    );
+    assert!(p.a.has(&p.a_if, VIP1) && !p.b.has(&p.b_if, VIP1));
+    std::fs::write(dir.0.join("a.conf"), &a1).unwrap();
+    let log = hup(&da, 2);
+    assert!(
+        log.contains("reload done: 1 unchanged; removed VI_6"),
+        "{log}"
+    );
+    assert!(log.contains("closed the VRRP IPv6 socket"), "{log}");
+    let t = wait_until(Duration::from_secs(5), || {
+        !p.a.has(&p.a_if, VIP6) && p.b.has(&p.b_if, VIP6)
+    });
+    assert!(
+        t.is_some(),
+        "b did not take the IPv6 VIP back\n{}",
+        db.log()
+    );
+    watch(&p, Duration::from_millis(1000), &[VIP1], &[VIP1]);
+    let log = da.log();
+    assert_eq!(count(&log, "(VI_1) Entering MASTER STATE"), 1, "{log}");
+    assert_eq!(count(&log, "(VI_6) Entering MASTER STATE"), 1, "{log}");
+}

@@ -266,7 +266,7 @@ async fn reload_inner(
         Err(e) => return ReloadOutcome::Refused(e),
     };
     if !cfg.lvs.virtual_servers.is_empty() {
-        warn!("virtual_server blocks are not run yet (VRRP only)");
+        warn!("reload applies to the VRRP instances only: virtual_server changes need a restart");
     }
     // Addresses configured as VIPs, old or new, never count as an interface's own.
     let mut vips: BTreeSet<IpAddr> = cfg
