@@ -7,9 +7,9 @@
 use std::net::IpAddr;
 
 use netlink_packet_route::route::{
-    RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteScope, RouteType,
+    RouteAddress, RouteAttribute, RouteFlags, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
-use netlink_packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
+use netlink_packet_route::rule::{RuleAction, RuleAttribute, RuleFlags, RuleMessage};
 use netlink_packet_route::AddressFamily;
 
 use crate::error::{Error, Result};
@@ -31,6 +31,10 @@ pub const RTPROT_BOOT: u8 = 3;
 pub const RTPROT_KEEPALIVED: u8 = 18;
 /// `FR_ACT_TO_TBL`: a rule that looks up a table.
 pub const FR_ACT_TO_TBL: u8 = 1;
+/// `FR_ACT_GOTO`: jump to the rule with a given priority.
+pub const FR_ACT_GOTO: u8 = 2;
+/// `FR_ACT_NOP`.
+pub const FR_ACT_NOP: u8 = 3;
 /// `FR_ACT_BLACKHOLE`.
 pub const FR_ACT_BLACKHOLE: u8 = 6;
 /// `FR_ACT_UNREACHABLE`.
@@ -64,6 +68,10 @@ pub struct RouteSpec {
     pub protocol: u8,
     /// Route type ([`RTN_UNICAST`] by default).
     pub kind: u8,
+    /// Type of service (`tos`), 0 by default.
+    pub tos: u8,
+    /// `onlink`: the gateway is on the link even without a matching prefix.
+    pub onlink: bool,
 }
 
 impl RouteSpec {
@@ -81,6 +89,8 @@ impl RouteSpec {
             scope: 0,
             protocol: RTPROT_KEEPALIVED,
             kind: RTN_UNICAST,
+            tos: 0,
+            onlink: false,
         }
     }
 
@@ -92,6 +102,10 @@ impl RouteSpec {
         m.header.protocol = RouteProtocol::from(self.protocol);
         m.header.scope = RouteScope::from(self.scope);
         m.header.kind = RouteType::from(self.kind);
+        m.header.tos = self.tos;
+        if self.onlink {
+            m.header.flags = RouteFlags::Onlink;
+        }
         m.attributes
             .push(RouteAttribute::Destination(RouteAddress::from(self.dst)));
         if let Some(g) = self.gateway {
@@ -137,6 +151,16 @@ pub struct RuleSpec {
     pub action: u8,
     /// Protocol ([`RTPROT_KEEPALIVED`] by default).
     pub protocol: u8,
+    /// Type of service (`tos`), 0 = any.
+    pub tos: u8,
+    /// `not`: the selector is inverted.
+    pub invert: bool,
+    /// `goto PRIORITY` ([`FR_ACT_GOTO`] is set as the action).
+    pub goto: Option<u32>,
+    /// `suppress_prefixlength N`.
+    pub suppress_prefixlen: Option<u32>,
+    /// `l3mdev`.
+    pub l3mdev: bool,
 }
 
 impl RuleSpec {
@@ -153,6 +177,11 @@ impl RuleSpec {
             table,
             action: FR_ACT_TO_TBL,
             protocol: RTPROT_KEEPALIVED,
+            tos: 0,
+            invert: false,
+            goto: None,
+            suppress_prefixlen: None,
+            l3mdev: false,
         }
     }
 
@@ -168,8 +197,25 @@ impl RuleSpec {
                 return Err(Error::Family("rule address of the other family"));
             }
         }
-        m.header.action = RuleAction::from(self.action);
+        m.header.action = RuleAction::from(if self.goto.is_some() {
+            FR_ACT_GOTO
+        } else {
+            self.action
+        });
         m.header.table = u8::try_from(self.table).unwrap_or(RT_TABLE_COMPAT);
+        m.header.tos = self.tos;
+        if self.invert {
+            m.header.flags = RuleFlags::Invert;
+        }
+        if let Some(g) = self.goto {
+            m.attributes.push(RuleAttribute::Goto(g));
+        }
+        if let Some(n) = self.suppress_prefixlen {
+            m.attributes.push(RuleAttribute::SuppressPrefixLen(n));
+        }
+        if self.l3mdev {
+            m.attributes.push(RuleAttribute::L3MDev(true));
+        }
         if let Some((a, len)) = self.from {
             m.header.src_len = len;
             m.attributes.push(RuleAttribute::Source(a));
@@ -193,7 +239,7 @@ impl RuleSpec {
         if let Some(p) = self.priority {
             m.attributes.push(RuleAttribute::Priority(p));
         }
-        if self.action == FR_ACT_TO_TBL {
+        if self.action == FR_ACT_TO_TBL && self.goto.is_none() {
             m.attributes.push(RuleAttribute::Table(self.table));
         }
         m.attributes

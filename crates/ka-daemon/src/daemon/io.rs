@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::rc::Rc;
 
-use ka_sys::{AddrSpec, Netlink, PacketSocket, RxPacket, VrrpSocket};
+use ka_sys::{Netlink, PacketSocket, RxPacket, VrrpSocket};
 use ka_vrrp::{Action, AhStatus, IfaceId, Router, RxMeta, Transmit};
 use tracing::{debug, error, warn};
 
@@ -23,6 +23,8 @@ pub(super) struct Io {
     /// Whether VIPs stay on stop (`-V`).
     pub(super) keep_vips_on_stop: bool,
     pub(super) stopping: bool,
+    /// VIP attributes, routes, rules, static items, VMACs, no_accept firewall.
+    pub(super) net: super::net::NetState,
 }
 
 /// Decodes a received datagram into the engine's view: `None` for bytes that are not a
@@ -108,7 +110,9 @@ async fn apply_action(router: &Router, io: &mut Io, a: Action) {
             addr,
             prefix_len,
         } => {
-            let spec = AddrSpec::new(iface.0, addr, prefix_len);
+            let spec = io
+                .net
+                .vip(&name(router, instance), iface.0, addr, prefix_len);
             match io.nl.add_address(&spec).await {
                 Ok(_) => debug!("{}: added {addr}/{prefix_len}", name(router, instance)),
                 Err(e) => error!(
@@ -126,7 +130,9 @@ async fn apply_action(router: &Router, io: &mut Io, a: Action) {
             if io.stopping && io.keep_vips_on_stop {
                 return;
             }
-            let spec = AddrSpec::new(iface.0, addr, prefix_len);
+            let spec = io
+                .net
+                .vip(&name(router, instance), iface.0, addr, prefix_len);
             match io.nl.del_address(&spec).await {
                 Ok(_) => debug!("{}: removed {addr}/{prefix_len}", name(router, instance)),
                 Err(e) => error!(
@@ -135,13 +141,39 @@ async fn apply_action(router: &Router, io: &mut Io, a: Action) {
                 ),
             }
         }
-        Action::AddRoute { .. }
-        | Action::RemoveRoute { .. }
-        | Action::AddRule { .. }
-        | Action::RemoveRule { .. }
-        | Action::BlockAddresses { .. }
-        | Action::UnblockAddresses { .. } => {
-            debug!("not applied yet: {a:?}");
+        Action::AddRoute { instance, route } => {
+            let n = name(router, instance);
+            io.net.route(&io.nl, &n, &route, true).await;
+        }
+        Action::RemoveRoute { instance, route } => {
+            if io.stopping && io.keep_vips_on_stop {
+                return;
+            }
+            let n = name(router, instance);
+            io.net.route(&io.nl, &n, &route, false).await;
+        }
+        Action::AddRule { instance, rule } => {
+            let n = name(router, instance);
+            io.net.rule(&io.nl, &n, &rule, true).await;
+        }
+        Action::RemoveRule { instance, rule } => {
+            if io.stopping && io.keep_vips_on_stop {
+                return;
+            }
+            let n = name(router, instance);
+            io.net.rule(&io.nl, &n, &rule, false).await;
+        }
+        Action::BlockAddresses { instance, addrs } => {
+            io.net.firewall.block(&name(router, instance), &addrs).await;
+        }
+        Action::UnblockAddresses { instance, addrs } => {
+            if io.stopping && io.keep_vips_on_stop {
+                return;
+            }
+            io.net
+                .firewall
+                .unblock(&name(router, instance), &addrs)
+                .await;
         }
     }
 }

@@ -118,6 +118,16 @@ pub fn map_instance(
         .as_deref()
         .ok_or("no interface (instances without `interface` are not supported yet)")?;
     let hi = iface(host, ifname)?;
+    // use_vmac: the instance runs on the VMAC (made by `vmac::setup`), or with
+    // vmac_xmit_base on its interface with only the VIPs on the VMAC.
+    let vmac = match i.use_vmac.as_ref().and_then(|v| v.ifname.as_deref()) {
+        Some(n) => Some(iface(host, n)?.ifindex),
+        None => None,
+    };
+    let run_ifindex = match vmac {
+        Some(v) if !i.vmac_xmit_base => v,
+        _ => hi.ifindex,
+    };
     let family = if i.ipv6 { Family::V6 } else { Family::V4 };
     let src_addr = match (i.src_ip, family) {
         (Some(a), _) => a,
@@ -130,7 +140,7 @@ pub fn map_instance(
                 .ok_or_else(|| format!("interface {ifname} has no IPv6 link-local address"))?,
         ),
     };
-    let mut c = InstanceConfig::new(&i.name, i.vrid, IfaceId(hi.ifindex), src_addr);
+    let mut c = InstanceConfig::new(&i.name, i.vrid, IfaceId(run_ifindex), src_addr);
     c.version = i.version;
     c.family = family;
     c.priority = i.priority.0;
@@ -162,16 +172,28 @@ pub fn map_instance(
             }
         }
     };
+    let on_vmac = |mut v: VipConfig| {
+        if v.iface.is_none() && i.vmac_xmit_base {
+            v.iface = vmac.map(IfaceId);
+        }
+        v
+    };
     c.vips = i
         .virtual_ipaddresses
         .iter()
-        .map(|a| vip(a, host))
+        .map(|a| vip(a, host).map(on_vmac))
         .collect::<Result<_, _>>()?;
     c.excluded_vips = i
         .virtual_ipaddresses_excluded
         .iter()
-        .map(|a| vip(a, host))
+        .map(|a| vip(a, host).map(on_vmac))
         .collect::<Result<_, _>>()?;
+    c.virtual_routes = i
+        .virtual_routes
+        .iter()
+        .map(super::net::route_text)
+        .collect();
+    c.virtual_rules = i.virtual_rules.iter().map(super::net::rule_text).collect();
     c.track_interfaces = i
         .track
         .interfaces
@@ -205,10 +227,7 @@ pub fn map_instance(
         ("track_file", t.files.len()),
         ("track_process", t.processes.len()),
         ("track_bfd", t.bfds.len()),
-        ("virtual_routes", i.virtual_routes.len()),
-        ("virtual_rules", i.virtual_rules.len()),
         ("notify scripts", i.notify.all().len()),
-        ("use_vmac", usize::from(i.use_vmac.is_some())),
         ("use_ipvlan", usize::from(i.use_ipvlan.is_some())),
     ];
     for (what, n) in ignored {

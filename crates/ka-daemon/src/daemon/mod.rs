@@ -12,16 +12,23 @@
 //! sockets), `control` serves the control socket (`status`, `reload`), `status` builds and
 //! renders the status snapshot, `dump` writes keepalived's SIGUSR1/SIGUSR2/JSON dumps.
 //!
+//! `net` applies VIP attributes, virtual/static routes and rules and static addresses;
+//! `vmac` makes the `use_vmac` macvlans before the instances are mapped onto them;
+//! `firewall` drops traffic to VIPs in no_accept mode (nftables).
+//!
 //! Not yet run (warned at start-up): track scripts/files/processes/BFD, notify scripts,
-//! virtual routes/rules, use_vmac/ipvlan, AH authentication, no_accept firewalling.
+//! use_ipvlan, AH authentication.
 
 pub mod control;
 pub mod dump;
 mod events;
+mod firewall;
 mod io;
 pub mod map;
+pub mod net;
 mod reload;
 pub mod status;
+pub mod vmac;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -216,7 +223,7 @@ impl Clock {
 }
 
 async fn async_main(
-    cfg: ka_model::vrrp::VrrpConfig,
+    mut cfg: ka_model::vrrp::VrrpConfig,
     keep_vips_on_stop: bool,
     source: reload::Source,
     opts: &Options,
@@ -247,23 +254,44 @@ async fn async_main(
                 .map(|a| a.prefix.addr)
         })
         .collect();
-    let (host, links) = match host_info(&nl, &vip_addrs).await {
+    let (mut host, mut links) = match host_info(&nl, &vip_addrs).await {
         Ok(h) => h,
         Err(e) => {
             error!("cannot list interfaces: {e}");
             return ExitCode::from(1);
         }
     };
-    let mapped = match map::map_config(&cfg, &host) {
+    // use_vmac interfaces exist before the instances are mapped onto them.
+    vmac::resolve_names(&mut cfg);
+    let (mut vmacs, made) = vmac::setup(&nl, &cfg, &host).await;
+    let relisted = if vmacs.links.is_empty() {
+        Ok(())
+    } else {
+        host_info(&nl, &vip_addrs)
+            .await
+            .map(|(h, l)| {
+                host = h;
+                links = l;
+            })
+            .map_err(|e| format!("cannot list interfaces: {e}"))
+    };
+    let mapped = match made.and(relisted).map_err(|e| vec![e]).and_then(|()| {
+        map::map_config(&cfg, &host).map_err(|errs| errs.iter().map(ToString::to_string).collect())
+    }) {
         Ok(m) => m,
         Err(errs) => {
             for e in errs {
                 error!("{e}");
             }
+            vmac::teardown(&nl, &mut vmacs).await;
             return ExitCode::from(1);
         }
     };
     for w in &mapped.warnings {
+        warn!("{w}");
+    }
+    let (plan, net_warnings) = net::plan(&cfg, &host, &net::Names::load());
+    for w in &net_warnings {
         warn!("{w}");
     }
     let instances = mapped.router.instances.clone();
@@ -323,7 +351,13 @@ async fn async_main(
         ip_id: 0,
         keep_vips_on_stop,
         stopping: false,
+        net: net::NetState::new(
+            plan,
+            vmacs,
+            firewall::Firewall::new(cfg.global.nftables.as_ref()),
+        ),
     };
+    io.net.install_statics(&io.nl).await;
     let mut sockets = reload::Sockets::new(tx);
     if let Err(e) = sockets.open_missing(&mut io, &instances) {
         error!("{e}");
@@ -432,6 +466,7 @@ async fn async_main(
     io.stopping = true;
     router.shutdown(clock.now());
     drain(&mut router, &mut io).await;
+    io.net.teardown(&io.nl).await;
     info!("stopped");
     ExitCode::SUCCESS
 }

@@ -261,10 +261,13 @@ async fn reload_inner(
     clock: &Clock,
 ) -> ReloadOutcome {
     info!("reloading {}", src.file.display());
-    let cfg = match load(src) {
+    let mut cfg = match load(src) {
         Ok(c) => c,
         Err(e) => return ReloadOutcome::Refused(e),
     };
+    // use_vmac instances map onto their VMAC by name (a new VMAC is not made on reload:
+    // the mapping then refuses the reload, naming the missing interface).
+    super::vmac::resolve_names(&mut cfg.vrrp);
     if !cfg.lvs.virtual_servers.is_empty() {
         warn!("reload applies to the VRRP instances only: virtual_server changes need a restart");
     }
@@ -328,6 +331,13 @@ async fn reload_inner(
         Ok(r) => r,
         Err(e) => return ReloadOutcome::Refused(e.to_string()),
     };
+    // Routes, rules and VIP attributes of the new configuration (the old ones stay known
+    // until removed).
+    let (plan, net_warnings) = super::net::plan(&cfg.vrrp, &host, &super::net::Names::load());
+    for w in &net_warnings {
+        warn!("{w}");
+    }
+    io.net.update_plan(plan);
     // Removed masters send their priority 0 advert through the old sockets: drain first,
     // close afterwards.
     drain(router, io).await;
