@@ -8,7 +8,11 @@
 //!   refused (never deleted: it may be a real interface);
 //! - IPv4: `arp_ignore=1`, `accept_local=1`, `rp_filter=0`, `promote_secondaries=1` on the
 //!   VMAC, `arp_ignore=1` and `arp_filter=1` on the parent (restored when its last VMAC
-//!   goes), IPv6 disabled on the VMAC;
+//!   goes), IPv6 disabled on the VMAC. One addition to keepalived: `arp_announce=2` on
+//!   the parent (restored the same way). Without it, a master answering a client from
+//!   the VIP resolves the client with an ARP request from the parent's MAC and the VIP as
+//!   sender address, which rewrites the client's neighbour entry for the VIP to the
+//!   parent's MAC and defeats the virtual MAC (seen in `tests/net_e2e.rs`);
 //! - IPv6: no address generated from the MAC (`addr_gen_mode` none, RFC 5798 section 7.4),
 //!   the parent's link-local address (or `mcast_src_ip`) added with /64 so adverts leave
 //!   the VMAC from a non-virtual address;
@@ -74,7 +78,8 @@ pub(super) struct VmacLink {
 #[derive(Debug, Default)]
 pub(super) struct Vmacs {
     pub(super) links: Vec<VmacLink>,
-    parents: BTreeMap<String, ParentParams>,
+    /// Parent -> (arp_ignore/arp_filter, arp_announce) before the first VMAC on it.
+    parents: BTreeMap<String, (ParentParams, i64)>,
 }
 
 /// Creates (or takes over) every instance's VMAC. An error names the instance; VMACs made
@@ -155,8 +160,12 @@ async fn setup_one(
             .await
             .map_err(|e| e.to_string())?;
     } else {
+        let announce = sysctl::get(Family::V4, parent, "arp_announce").map_err(sys)?;
         let old = sysctl::set_vmac_params(name, parent).map_err(sys)?;
-        out.parents.entry(parent.to_owned()).or_insert(old);
+        out.parents
+            .entry(parent.to_owned())
+            .or_insert((old, announce));
+        sysctl::set(Family::V4, parent, "arp_announce", 2).map_err(sys)?;
         if let Err(e) = sysctl::set(Family::V6, name, "disable_ipv6", 1) {
             warn!("({}) cannot disable IPv6 on {name}: {e}", i.name);
         }
@@ -164,6 +173,20 @@ async fn setup_one(
     nl.set_link_up(ifindex, true)
         .await
         .map_err(|e| e.to_string())?;
+    // Wait (bounded: 1 s) for the kernel to report it running, so the instance does not
+    // start with a FAULT for a link that is only coming up.
+    for _ in 0..50 {
+        if nl
+            .link(ifindex)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|l| l.is_up())
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     info!(
         "({}) VMAC {name} on {parent}, MAC {}",
         i.name,
@@ -183,9 +206,11 @@ pub(super) async fn teardown(nl: &Netlink, v: &mut Vmacs) {
             Err(e) => warn!("({}) cannot remove VMAC {}: {e}", l.instance, l.name),
         }
     }
-    for (parent, old) in std::mem::take(&mut v.parents) {
-        if let Err(e) = sysctl::restore_parent_params(&parent, old) {
-            warn!("cannot restore arp_ignore/arp_filter on {parent}: {e}");
+    for (parent, (old, announce)) in std::mem::take(&mut v.parents) {
+        let r = sysctl::restore_parent_params(&parent, old)
+            .and_then(|()| sysctl::set(Family::V4, &parent, "arp_announce", announce));
+        if let Err(e) = r {
+            warn!("cannot restore arp_ignore/arp_filter/arp_announce on {parent}: {e}");
         }
     }
 }
