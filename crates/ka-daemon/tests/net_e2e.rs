@@ -474,7 +474,7 @@ fn no_accept_drops_traffic_to_the_vip_while_master() {
                 "list",
                 "table",
                 "inet",
-                "keepalived_rs",
+                "keepalived_rs_vrrp",
             ])
             .output()
             .expect("nft must be installed (Debian package nftables)")

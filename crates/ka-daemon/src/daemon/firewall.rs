@@ -4,7 +4,7 @@
 //! "if neither vrrp_nftables or vrrp_iptables are specified but ... no_accept is
 //! specified, keepalived will use nftables").
 //!
-//! One table of ours (`inet keepalived_rs`, or the `nftables TABLE` name), created on the
+//! One table of ours (`inet keepalived_rs_vrrp`, apart from the load balancer's `keepalived_rs`; or the `nftables TABLE` name), created on the
 //! first block and deleted at stop: two sets of addresses and an input chain at priority
 //! -1 (or the `nftables` priority) that drops what is addressed to them, except IPv6
 //! neighbour discovery. It is driven through the `nft` program (Debian `nftables`).
@@ -19,7 +19,7 @@ use tokio::io::AsyncWriteExt;
 use tracing::{debug, error, info};
 
 /// The nftables table name used without an `nftables` keyword.
-pub const DEFAULT_TABLE: &str = "keepalived_rs";
+pub const DEFAULT_TABLE: &str = "keepalived_rs_vrrp";
 
 /// The firewall state: which addresses are blocked.
 #[derive(Debug)]
@@ -174,7 +174,7 @@ mod tests {
     fn scripts() {
         let f = Firewall::new(None);
         let t = f.table_script();
-        assert!(t.contains("table inet keepalived_rs {"));
+        assert!(t.contains("table inet keepalived_rs_vrrp {"));
         assert!(t.contains("hook input priority -1;"));
         assert!(t.contains("ip daddr @vips4 drop"));
         let e = f.element_script(
@@ -187,8 +187,8 @@ mod tests {
         );
         assert_eq!(
             e,
-            "add element inet keepalived_rs vips4 { 192.0.2.100, 192.0.2.101 }\n\
-             add element inet keepalived_rs vips6 { 2001:db8::1 }\n"
+            "add element inet keepalived_rs_vrrp vips4 { 192.0.2.100, 192.0.2.101 }\n\
+             add element inet keepalived_rs_vrrp vips6 { 2001:db8::1 }\n"
         );
     }
 }
