@@ -234,28 +234,28 @@ fn nginx_conf(dir: &Path) -> String {
 
 fn nginx(ns: &Netns, dir: &TmpDir) -> Proc {
     let conf = dir.0.join("nginx.conf");
-    let p = Proc::start(
-        ns,
-        &dir.0.join("nginx.log"),
-        "nginx",
-        &["-c", conf.to_str().unwrap(), "-e", "/dev/stderr"],
-        "nginx-light",
-    );
-    wait_tcp(ns, "192.0.2.2", 8080);
-    p
+    listening(ns, "192.0.2.2", 8080, || {
+        Proc::start(
+            ns,
+            &dir.0.join("nginx.log"),
+            "nginx",
+            &["-c", conf.to_str().unwrap(), "-e", "/dev/stderr"],
+            "nginx-light",
+        )
+    })
 }
 
 fn smtpd(ns: &Netns, dir: &TmpDir) -> Proc {
     let conf = dir.0.join("smtpd.conf");
-    let p = Proc::start(
-        ns,
-        &dir.0.join("smtpd.log"),
-        "smtpd",
-        &["-d", "-f", conf.to_str().unwrap()],
-        "opensmtpd",
-    );
-    wait_tcp(ns, "192.0.2.2", 2525);
-    p
+    listening(ns, "192.0.2.2", 2525, || {
+        Proc::start(
+            ns,
+            &dir.0.join("smtpd.log"),
+            "smtpd",
+            &["-d", "-f", conf.to_str().unwrap()],
+            "opensmtpd",
+        )
+    })
 }
 
 fn dnsmasq(ns: &Netns, dir: &TmpDir) -> Proc {
@@ -281,13 +281,26 @@ fn dnsmasq(ns: &Netns, dir: &TmpDir) -> Proc {
     )
 }
 
-/// Waits until something listens on `ip:port` in `ns` (ss from iproute2).
-fn wait_tcp(ns: &Netns, ip: &str, port: u16) {
+/// Starts a server and waits until it listens on `ip:port` in `ns` (ss from iproute2);
+/// a server that exited at once (a predecessor's sockets or files not yet released) is
+/// started again, at most three times.
+fn listening(ns: &Netns, ip: &str, port: u16, start: impl Fn() -> Proc) -> Proc {
     let want = format!("{ip}:{port}");
-    let ok = wait_until(Duration::from_secs(10), || {
-        run("ip", &["netns", "exec", &ns.name, "ss", "-Hltn"]).contains(&want)
-    });
-    assert!(ok.is_some(), "nothing listens on {want} in {}", ns.name);
+    let mut logs = String::new();
+    for _ in 0..3 {
+        let mut p = start();
+        let ok = wait_until(Duration::from_secs(10), || {
+            run("ip", &["netns", "exec", &ns.name, "ss", "-Hltn"]).contains(&want)
+                || !p.alive()
+        });
+        if ok.is_some() && p.alive() {
+            return p;
+        }
+        logs.push_str(&p.log());
+        drop(p);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    panic!("nothing listens on {want} in {}\n{logs}", ns.name);
 }
 
 const INDEX: &str = "hello from nginx, checked by keepalived-rs\n";
