@@ -290,8 +290,7 @@ fn listening(ns: &Netns, ip: &str, port: u16, start: impl Fn() -> Proc) -> Proc 
     for _ in 0..3 {
         let mut p = start();
         let ok = wait_until(Duration::from_secs(10), || {
-            run("ip", &["netns", "exec", &ns.name, "ss", "-Hltn"]).contains(&want)
-                || !p.alive()
+            run("ip", &["netns", "exec", &ns.name, "ss", "-Hltn"]).contains(&want) || !p.alive()
         });
         if ok.is_some() && p.alive() {
             return p;
