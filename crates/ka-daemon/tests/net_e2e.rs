@@ -707,3 +707,104 @@ fn frr_vrrpd_interop_v3_ipv4_use_vmac_failover_both_ways() {
     da.signal("-TERM");
     assert_eq!(da.wait_exit(LONG), Some(0), "{}", da.log());
 }
+
+#[test]
+fn reload_while_master_swaps_a_virtual_route_and_keeps_the_vmac_instance() {
+    let p = Pair::new();
+    let dir = TmpDir::new();
+    let conf = |route: &str| {
+        instance(
+            &p.a_if,
+            150,
+            &format!(
+                "  use_vmac\n  virtual_routes {{\n    {route} via 192.0.2.254 dev {}\n  }}\n",
+                p.a_if
+            ),
+        )
+    };
+    let d = Daemon::start(&p.a, &dir, "a", &conf("198.51.100.0/25"));
+    assert!(
+        wait_until(LONG, || has_route(&p.a, &["198.51.100.0/25"])
+            && has_addr(&p.a, "vrrp.51", VIP))
+        .is_some(),
+        "never master with its route\n{}",
+        d.log()
+    );
+    std::fs::write(dir.0.join("a.conf"), conf("198.51.100.128/25")).unwrap();
+    d.signal("-HUP");
+    let done = wait_until(LONG, || {
+        let log = d.log();
+        log.contains("reload done") || log.contains("reload refused")
+    });
+    assert!(done.is_some(), "no reload outcome\n{}", d.log());
+    assert!(d.log().contains("reload done"), "{}", d.log());
+    assert!(
+        wait_until(LONG, || has_route(&p.a, &["198.51.100.128/25"])
+            && !has_route(&p.a, &["198.51.100.0/25"]))
+        .is_some(),
+        "the route was not swapped\n{}",
+        d.log()
+    );
+    // Same instance, same VMAC: still master, VIP never left.
+    assert!(has_addr(&p.a, "vrrp.51", VIP), "{}", d.log());
+    assert_eq!(
+        d.log().matches("Entering MASTER STATE").count(),
+        1,
+        "{}",
+        d.log()
+    );
+}
+
+#[test]
+fn use_vmac_ipv6_mac_link_local_and_failover() {
+    let p = Pair::new();
+    let dir = TmpDir::new();
+    let conf = |ifname: &str, prio: u8| {
+        format!(
+            "vrrp_instance VI_6 {{\n  state BACKUP\n  interface {ifname}\n  \
+             virtual_router_id 51\n  version 3\n  priority {prio}\n  advert_int 0.1\n  \
+             use_vmac\n  virtual_ipaddress {{\n    2001:db8::100/64\n  }}\n}}\n"
+        )
+    };
+    let mut da = Daemon::start(&p.a, &dir, "a", &conf(&p.a_if, 150));
+    let db = Daemon::start(&p.b, &dir, "b", &conf(&p.b_if, 100));
+    let logs =
+        |da: &Daemon, db: &Daemon| format!("--- a ---\n{}\n--- b ---\n{}", da.log(), db.log());
+    assert!(
+        wait_until(LONG, || has_addr(&p.a, "vrrp.51", "2001:db8::100")).is_some(),
+        "no IPv6 VIP on a's VMAC\n{}",
+        logs(&da, &db)
+    );
+    let l = link_json(&p.a, "vrrp.51").unwrap();
+    assert_eq!(l["address"], "00:00:5e:00:02:33");
+    // No link-local made from the virtual MAC (same on every router, RFC 5798 7.4); the
+    // parent's link-local instead, so adverts leave from a non-virtual address.
+    let a_ll: Vec<String> =
+        p.a.addrs(&p.a_if)
+            .into_iter()
+            .filter(|a| a.starts_with("fe80"))
+            .collect();
+    let vmac_addrs = p.a.addrs("vrrp.51");
+    assert!(
+        !vmac_addrs.iter().any(|a| a == "fe80::200:5eff:fe00:233"),
+        "{vmac_addrs:?}"
+    );
+    assert!(
+        a_ll.iter().all(|ll| vmac_addrs.contains(ll)) && !a_ll.is_empty(),
+        "{a_ll:?} not on the VMAC: {vmac_addrs:?}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !has_addr(&p.b, "vrrp.51", "2001:db8::100"),
+        "{}",
+        logs(&da, &db)
+    );
+    da.signal("-TERM");
+    assert_eq!(da.wait_exit(LONG), Some(0), "{}", da.log());
+    assert!(link_json(&p.a, "vrrp.51").is_none(), "{}", da.log());
+    assert!(
+        wait_until(LONG, || has_addr(&p.b, "vrrp.51", "2001:db8::100")).is_some(),
+        "b never took over\n{}",
+        logs(&da, &db)
+    );
+}
