@@ -32,6 +32,19 @@ pub enum Error {
         #[source]
         source: rtnetlink::Error,
     },
+    /// The kernel refused an IPVS request (or it could not be encoded: `EINVAL`).
+    #[error("ipvs {op}: {detail}")]
+    Ipvs {
+        /// The request, e.g. `"add service"`.
+        op: &'static str,
+        /// The errno.
+        errno: i32,
+        /// What it means.
+        detail: String,
+    },
+    /// The kernel has no IPVS (no generic netlink family `IPVS`: `modprobe ip_vs`).
+    #[error("the kernel has no IPVS (generic netlink family IPVS not found; modprobe ip_vs)")]
+    NoIpvs,
     /// A netlink message the kernel sent could not be understood.
     #[error("netlink: {0}")]
     Decode(String),
@@ -60,6 +73,7 @@ impl Error {
                 source: rtnetlink::Error::NetlinkError(m),
                 ..
             } => m.raw_code().checked_neg(),
+            Error::Ipvs { errno, .. } => Some(*errno),
             _ => None,
         }
     }

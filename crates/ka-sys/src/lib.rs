@@ -22,6 +22,9 @@
 //!   [`Event`]): admin up/down, carrier and oper state, without polling.
 //! - [`packet`]: AF_PACKET ([`PacketSocket`]): gratuitous ARP / unsolicited NA frames
 //!   from ka-wire out of an interface (paced bursts), and a capture socket.
+//! - [`ipvs`]: kernel IPVS over generic netlink ([`Ipvs`]): services, destinations,
+//!   whole [`ka_lb::Table`]s read back and [`ka_lb::Op`]s applied in batches, counters,
+//!   timeouts, the sync daemon; the message count of every request.
 //! - [`nft`]: the nftables data plane for hosts without IPVS ([`nft::Nft`]): NAT virtual
 //!   services from a `ka_lb::Table` as one table of ours, replaced atomically.
 //! - [`probe`]: health-checker sockets: TCP/UDP with `bindto`, `bind_port`, `bind_if`
@@ -56,6 +59,7 @@
 //! keepalived 2.2.7 as peer in `keepalived_interop.rs`.
 pub mod error;
 mod fd;
+pub mod ipvs;
 pub mod monitor;
 pub mod netlink;
 pub mod netns;
@@ -68,6 +72,7 @@ pub mod vmac;
 pub mod vrrp_socket;
 
 pub use error::{Error, Result};
+pub use ipvs::Ipvs;
 pub use monitor::{Event, Monitor};
 pub use netlink::{AddrSpec, IfAddr, Link, Netlink, OperState};
 pub use packet::{PacketSocket, RxFrame};
