@@ -614,7 +614,8 @@ fn vs_dests(
 ///   quorum, a `sorry_server_inhibit` sorry server stays at weight 0. Without a
 ///   sorry server, losing the quorum changes nothing in the table (only the event).
 /// * A real server without a port takes the virtual server's port on an address
-///   virtual server, and 0 (the packet's port) on a group or fwmark one; a sorry
+///   virtual server, and 0 (the packet's port) on a group or fwmark one; on the
+///   fwmark entry of a group every DR/TUN destination has port 0 (keepalived); a sorry
 ///   server without a port likewise, except with NAT where it stays 0 (keepalived;
 ///   IPVS then keeps the virtual port on the wire).
 /// * A virtual server without real servers has no service (keepalived 2.2.7 ignores
@@ -662,8 +663,17 @@ pub fn desired(
                 attrs: attrs.clone(),
                 dests: BTreeMap::new(),
             });
+            // keepalived 2.2.7 gives the DR/TUN destinations of a group's fwmark entry
+            // port 0 whatever their configured port (NAT ones keep it; a fwmark virtual
+            // server keeps it): seen against a real kernel, ka-sys/tests/ipvs_qemu.rs.
+            let group_fwmark = matches!(vs.address, VsAddress::Group(_))
+                && matches!(key, ServiceKey::Fwmark { .. });
             for (addr, port, d) in &dests {
-                let port = port.or(*default_port).unwrap_or(0);
+                let port = if group_fwmark && d.forwarding != Forwarding::Nat {
+                    0
+                } else {
+                    port.or(*default_port).unwrap_or(0)
+                };
                 svc.dests.insert(DestKey { addr: *addr, port }, *d);
             }
         }
