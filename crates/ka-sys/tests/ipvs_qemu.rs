@@ -749,3 +749,117 @@ fn ipvs_tables_from_configs() {
     assert_kernel_holds(&mut ipvs, &foreign, "after shutdown");
     let _ = BTreeMap::<u8, u8>::new();
 }
+
+// --- test 3: real keepalived programs the same tables --------------------------------------
+
+/// Our configs' desired tables (real servers without checkers: keepalived keeps them).
+fn own_cases() -> Vec<(String, Table)> {
+    config_cases()
+        .into_iter()
+        .filter(|(n, _)| n.ends_with(".conf"))
+        .collect()
+}
+
+fn ipvsadm_save() -> Vec<String> {
+    let mut v: Vec<String> = qemu::sh("ipvsadm -Sn")
+        .lines()
+        .map(str::to_string)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn keepalived_programs_the_same_tables() {
+    if !qemu::in_guest() {
+        let cases = own_cases();
+        assert!(cases.len() >= 6, "{}", cases.len());
+        let file = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("ipvs-own-cases-{}.json", std::process::id()));
+        std::fs::write(&file, serde_json::to_string(&cases).unwrap()).unwrap();
+        let keepalived = Path::new("/usr/sbin/keepalived");
+        assert!(
+            keepalived.exists(),
+            "keepalived missing (package keepalived)"
+        );
+        let out = qemu::run_in_guest(
+            "keepalived_programs_the_same_tables",
+            &[
+                (file.clone(), "/cases.json".into()),
+                (configs_dir(), "/configs".into()),
+                (keepalived.into(), "/usr/sbin/keepalived".into()),
+            ],
+            BOOT_TIMEOUT,
+        );
+        let _ = std::fs::remove_file(&file);
+        assert_eq!(out.matches("ka-same ok ").count(), cases.len(), "{out}");
+        return;
+    }
+    let cases: Vec<(String, Table)> =
+        serde_json::from_str(&std::fs::read_to_string("/cases.json").unwrap()).unwrap();
+    let mut ipvs = Ipvs::open().unwrap();
+    for (name, want) in &cases {
+        assert!(ipvsadm_save().is_empty(), "{name}: table not empty before");
+        // keepalived, checker process only, no checkers configured: every real server up.
+        let mut child = std::process::Command::new("/usr/sbin/keepalived")
+            .args(["-C", "-n", "-l", "-D", "-f"])
+            .arg(format!("/configs/{name}"))
+            .args(["-p", "/run/ka.pid", "-c", "/run/ka-check.pid"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let lines = save_lines(want).len();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while ipvsadm_save().len() < lines && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Settle: keepalived has nothing more to add after this.
+        std::thread::sleep(Duration::from_millis(500));
+        let theirs = ipvsadm_save();
+        let their_thresholds = ipvsadm_threshold_rows();
+        let their_table = ipvs.table().unwrap();
+        // SIGTERM: keepalived removes what it created.
+        let _ = std::process::Command::new("kill")
+            .arg(child.id().to_string())
+            .status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if child.try_wait().unwrap().is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !ipvsadm_save().is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(
+            ipvsadm_save().is_empty(),
+            "{name}: keepalived left services"
+        );
+
+        // Ours, from the same file.
+        let ops = diff(&ipvs.table().unwrap(), want, &Owned::new());
+        assert!(ipvs.apply(&ops).unwrap().is_empty(), "{name}");
+        let ours = ipvsadm_save();
+        assert_eq!(
+            canonical_set(ours.clone()),
+            canonical_set(theirs.clone()),
+            "{name}: ipvsadm -Sn differs\nkeepalived:\n{}\nkeepalived-rs:\n{}",
+            theirs.join("\n"),
+            ours.join("\n")
+        );
+        assert_eq!(
+            ipvsadm_threshold_rows(),
+            their_thresholds,
+            "{name}: thresholds differ"
+        );
+        assert_eq!(ipvs.table().unwrap(), their_table, "{name}: tables differ");
+        println!("ka-same ok {name}: {} lines", ours.len());
+        let ops = diff(&ipvs.table().unwrap(), &Table::new(), &Owned::of(want));
+        assert!(ipvs.apply(&ops).unwrap().is_empty());
+    }
+}
