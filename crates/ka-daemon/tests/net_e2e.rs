@@ -19,6 +19,8 @@ use std::time::Duration;
 
 const VIP: &str = "192.0.2.100";
 const VMAC: &str = "00:00:5e:00:01:33";
+const VIP6: &str = "2001:db8::100";
+const VMAC6: &str = "00:00:5e:00:02:33";
 const LONG: Duration = Duration::from_secs(10);
 
 fn instance(ifname: &str, prio: u8, extra: &str) -> String {
@@ -513,10 +515,17 @@ fn no_accept_drops_traffic_to_the_vip_while_master() {
 struct Frr {
     ns: String,
     dir: PathBuf,
+    /// "v4" or "v6" (the key of FRR's JSON).
+    fam: &'static str,
 }
 
 impl Frr {
-    fn start(ns: &Netns, dir: &TmpDir, ifname: &str, prio: u8) -> Frr {
+    fn start(ns: &Netns, dir: &TmpDir, ifname: &str, prio: u8, v6: bool) -> Frr {
+        let (vip, kw, mac) = if v6 {
+            (VIP6, "ipv6", VMAC6)
+        } else {
+            (VIP, "ip", VMAC)
+        };
         let d = dir.0.join("frr");
         std::fs::create_dir_all(&d).unwrap();
         // The daemons drop to user frr: they write their sockets and pid files here.
@@ -527,7 +536,7 @@ impl Frr {
             d.join("vrrpd.conf"),
             format!(
                 "interface {ifname}\n vrrp 51 version 3\n vrrp 51 priority {prio}\n \
-                 vrrp 51 advertisement-interval 1000\n vrrp 51 ip {VIP}\n"
+                 vrrp 51 advertisement-interval 1000\n vrrp 51 {kw} {vip}\n"
             ),
         )
         .unwrap();
@@ -536,12 +545,17 @@ impl Frr {
         ns.ip(&[
             "link", "add", &mv, "link", ifname, "type", "macvlan", "mode", "bridge",
         ]);
-        ns.ip(&["link", "set", "dev", &mv, "address", VMAC]);
-        ns.ip(&["addr", "add", &format!("{VIP}/24"), "dev", &mv]);
+        ns.ip(&["link", "set", "dev", &mv, "address", mac]);
+        if v6 {
+            ns.ip(&["addr", "add", &format!("{vip}/64"), "dev", &mv, "nodad"]);
+        } else {
+            ns.ip(&["addr", "add", &format!("{vip}/24"), "dev", &mv]);
+        }
         ns.ip(&["link", "set", &mv, "up"]);
         let frr = Frr {
             ns: ns.name.clone(),
             dir: d.clone(),
+            fam: if v6 { "v6" } else { "v4" },
         };
         for daemon in ["zebra", "vrrpd"] {
             let prog = format!("/usr/lib/frr/{daemon}");
@@ -606,13 +620,13 @@ impl Frr {
     fn status(&self) -> String {
         let v: serde_json::Value =
             serde_json::from_str(&self.vtysh(&["show vrrp json"])).unwrap_or_default();
-        v[0]["v4"]["status"].as_str().unwrap_or("?").to_owned()
+        v[0][self.fam]["status"].as_str().unwrap_or("?").to_owned()
     }
 
     fn rx(&self) -> u64 {
         let v: serde_json::Value =
             serde_json::from_str(&self.vtysh(&["show vrrp json"])).unwrap_or_default();
-        v[0]["v4"]["stats"]["adverRx"].as_u64().unwrap_or(0)
+        v[0][self.fam]["stats"]["adverRx"].as_u64().unwrap_or(0)
     }
 
     fn logs(&self) -> String {
@@ -643,16 +657,16 @@ impl Drop for Frr {
     }
 }
 
-#[test]
-fn frr_vrrpd_interop_v3_ipv4_use_vmac_failover_both_ways() {
+fn frr_interop(v6: bool) {
+    let (vip, len) = if v6 { (VIP6, 64) } else { (VIP, 24) };
     let p = Pair::new();
     let dir = TmpDir::new();
-    let frr = Frr::start(&p.b, &dir, &p.b_if, 100);
+    let frr = Frr::start(&p.b, &dir, &p.b_if, 100, v6);
     let conf = |extra: &str| {
         format!(
             "vrrp_instance VI_1 {{\n  state BACKUP\n  interface {}\n  virtual_router_id 51\n  \
              version 3\n  priority 150\n  advert_int 1\n  use_vmac\n{extra}  \
-             virtual_ipaddress {{\n    {VIP}/24\n  }}\n}}\n",
+             virtual_ipaddress {{\n    {vip}/{len}\n  }}\n}}\n",
             p.a_if
         )
     };
@@ -660,7 +674,7 @@ fn frr_vrrpd_interop_v3_ipv4_use_vmac_failover_both_ways() {
     let mut da = Daemon::start(&p.a, &dir, "a", &conf(""));
     let logs = |d: &Daemon| format!("--- ours ---\n{}\n--- frr ---\n{}", d.log(), frr.logs());
     assert!(
-        wait_until(Duration::from_secs(15), || has_addr(&p.a, "vrrp.51", VIP)).is_some(),
+        wait_until(Duration::from_secs(15), || has_addr(&p.a, "vrrp.51", vip)).is_some(),
         "ours never became master\n{}",
         logs(&da)
     );
@@ -687,7 +701,7 @@ fn frr_vrrpd_interop_v3_ipv4_use_vmac_failover_both_ways() {
     let mut da = Daemon::start(&p.a, &dir, "a2", &conf("  nopreempt\n"));
     std::thread::sleep(Duration::from_secs(6));
     assert!(
-        !has_addr(&p.a, "vrrp.51", VIP),
+        !has_addr(&p.a, "vrrp.51", vip),
         "ours took the VIP while FRR is master\n{}",
         logs(&da)
     );
@@ -700,12 +714,22 @@ fn frr_vrrpd_interop_v3_ipv4_use_vmac_failover_both_ways() {
         "vrrp 51 shutdown",
     ]);
     assert!(
-        wait_until(LONG, || has_addr(&p.a, "vrrp.51", VIP)).is_some(),
+        wait_until(LONG, || has_addr(&p.a, "vrrp.51", vip)).is_some(),
         "ours never took over from FRR\n{}",
         logs(&da)
     );
     da.signal("-TERM");
     assert_eq!(da.wait_exit(LONG), Some(0), "{}", da.log());
+}
+
+#[test]
+fn frr_vrrpd_interop_v3_ipv4_use_vmac_failover_both_ways() {
+    frr_interop(false);
+}
+
+#[test]
+fn frr_vrrpd_interop_v3_ipv6_use_vmac_failover_both_ways() {
+    frr_interop(true);
 }
 
 #[test]
