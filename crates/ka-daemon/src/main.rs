@@ -195,7 +195,7 @@ struct SniffArgs {
     #[arg(short = 'i', value_name = "IFACE")]
     interface: Option<String>,
     /// Stop after this many VRRP packets (live capture).
-    #[arg(short = 'c', value_name = "COUNT", requires = "interface")]
+    #[arg(short = 'c', value_name = "COUNT")]
     count: Option<u64>,
     /// One JSON object per packet.
     #[arg(long)]
@@ -287,6 +287,10 @@ fn signum(func: &str) -> Option<i32> {
 fn sniff_cmd(a: &SniffArgs) -> ExitCode {
     let read = match (&a.read, &a.interface) {
         (_, Some(ifname)) => return sniff::live_cmd(ifname, a.json, a.count),
+        (Some(_), None) if a.count.is_some() => {
+            eprintln!("keepalived-rs: -c COUNT is for live capture (-i IFACE)");
+            return ExitCode::from(2);
+        }
         (Some(r), None) => r,
         (None, None) => {
             eprintln!("keepalived-rs: sniff needs -r FILE or -i IFACE");

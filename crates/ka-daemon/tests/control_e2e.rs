@@ -447,3 +447,58 @@ fn sniff_live_prints_adverts_of_a_running_daemon() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("kenosuchif0"));
 }
+
+/// With a virtual_server, `status` also lists the checkers' real servers: one that refuses
+/// connections goes DOWN, and says why.
+#[test]
+fn status_lists_the_checkers_real_servers() {
+    let p = Pair::new();
+    let dir = TmpDir::new();
+    let conf = format!(
+        "{}virtual_server {VIP} 80 {{\n  delay_loop 1\n  lb_kind NAT\n  protocol TCP\n  \
+         real_server 192.0.2.2 80 {{\n    TCP_CHECK {{\n      connect_timeout 1\n      \
+         retry 0\n    }}\n  }}\n}}\n",
+        conf("VI_1", &p.a_if, 150, "0.1")
+    );
+    // Daemon::start runs -P (VRRP only): this one runs both.
+    let cfg = dir.0.join("a.conf");
+    std::fs::write(&cfg, conf).unwrap();
+    let log = dir.0.join("a.log");
+    let sock = dir.0.join("a.sock");
+    let child = Command::new("ip")
+        .args(["netns", "exec", &p.a.name, BIN, "-n", "-l", "-D", "-f"])
+        .arg(&cfg)
+        .arg("--control-socket")
+        .arg(&sock)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let d = Daemon { child, log, sock };
+    let mut last = Value::Null;
+    let down = wait_until(Duration::from_secs(20), || {
+        if !d.sock.exists() {
+            return false;
+        }
+        last = status_json(&d.sock);
+        last["real_servers"][0]["alive"] == false
+    });
+    assert!(down.is_some(), "{last:#}\n{}", d.log());
+    let rs = &last["real_servers"][0];
+    assert_eq!(rs["real_server"], "[192.0.2.2]:tcp:80", "{last:#}");
+    assert!(
+        rs["virtual_server"].as_str().unwrap().contains(VIP),
+        "{last:#}"
+    );
+    assert!(rs["last_result"].is_string(), "{last:#}");
+    // VRRP runs beside the checkers: the instance is there too.
+    assert_eq!(last["instances"][0]["name"], "VI_1");
+    let out = cli(&["status", "--control-socket", d.sock.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.contains("[192.0.2.2]:tcp:80") && l.contains(" DOWN ")),
+        "{text}"
+    );
+}

@@ -614,7 +614,6 @@ impl Plan {
 
     /// The real servers' reports (empty until the checker starts, and without one), for
     /// the control socket's `status`.
-    #[allow(dead_code, reason = "for the control socket's status (not wired yet)")]
     pub fn status_table(&self) -> StatusTable {
         Arc::clone(&self.status)
     }

@@ -430,7 +430,9 @@ mod tests {
     fn with_ctx<T>(r: &Router, f: impl FnOnce(&Ctx<'_>) -> T) -> T {
         let names = |i: u32| format!("veth{i}");
         let wall = UNIX_EPOCH + Duration::from_secs(1_795_333_177);
+        let rs = crate::check::StatusTable::default();
         let ctx = Ctx {
+            real_servers: &rs,
             now: r.instances()[0].last_transition().unwrap().at,
             wall,
             started: wall,

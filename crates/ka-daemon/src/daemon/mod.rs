@@ -115,9 +115,10 @@ pub fn run(opts: &Options) -> ExitCode {
         file: opts.file.clone(),
         config_id: opts.config_id.clone(),
     };
+    let real_servers = plan.status_table();
     let vrrp = plan
         .run_vrrp()
-        .then(|| async_main(cfg.vrrp, opts.dont_release_vrrp, source, opts));
+        .then(|| async_main(cfg.vrrp, opts.dont_release_vrrp, source, opts, real_servers));
     let code = local.block_on(&rt, plan.run(vrrp));
     for p in &pid_files {
         let _ = std::fs::remove_file(p);
@@ -227,6 +228,7 @@ async fn async_main(
     keep_vips_on_stop: bool,
     source: reload::Source,
     opts: &Options,
+    real_servers: crate::check::StatusTable,
 ) -> ExitCode {
     let started = std::time::SystemTime::now();
     // Monitor first, then the dump: no link change is missed.
@@ -410,6 +412,7 @@ async fn async_main(
         started,
         config_file: &opts.file,
         ifname: &ifname,
+        real_servers: &real_servers,
     };
     loop {
         let deadline = router.poll_timeout().map(|t| clock.deadline(t));

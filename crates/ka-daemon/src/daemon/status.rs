@@ -27,7 +27,9 @@
 //!   }],
 //!   "sync_groups": [{"name": "G1", "state": "MASTER", "members": ["VI_1"]}],
 //!   "unmatched_drops": {"no_instance": 0, "vrid_zero": 0},
-//!   "virtual_servers": ...                          // reserved for the checker / LVS side
+//!   "real_servers": [{"virtual_server": "[192.0.2.100]:tcp:80", "real_server": "[192.0.2.10]:tcp:80",
+//!                     "alive": true, "weight": 1, "last_result": "success", "reason": ...}]
+//!                                                   // absent while no checker runs
 //! }
 //! ```
 //!
@@ -56,10 +58,10 @@ pub struct Status {
     pub sync_groups: Vec<SyncGroupStatus>,
     /// Adverts that matched no instance, by reason.
     pub unmatched_drops: BTreeMap<String, u64>,
-    /// Reserved for the checker / load-balancer side (virtual servers and their real
-    /// servers); absent while the daemon runs VRRP only.
+    /// The health checkers' view of every real server (with its virtual server), in
+    /// configuration order; absent while no checker runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub virtual_servers: Option<serde_json::Value>,
+    pub real_servers: Option<Vec<crate::check::RsReport>>,
 }
 
 /// The daemon process.
@@ -264,6 +266,8 @@ pub(crate) struct Ctx<'a> {
     pub config_file: &'a Path,
     /// Interface names by index.
     pub ifname: &'a dyn Fn(u32) -> String,
+    /// The checkers' real-server table.
+    pub real_servers: &'a crate::check::StatusTable,
 }
 
 impl Ctx<'_> {
@@ -316,7 +320,12 @@ pub(crate) fn snapshot(router: &Router, ctx: &Ctx<'_>) -> Status {
         instances,
         sync_groups,
         unmatched_drops,
-        virtual_servers: None,
+        real_servers: ctx
+            .real_servers
+            .lock()
+            .ok()
+            .map(|t| t.clone())
+            .filter(|t| !t.is_empty()),
     }
 }
 
@@ -540,6 +549,30 @@ pub fn render_text(s: &Status, now: SystemTime) -> String {
         out.push('\n');
         out.push_str(&table(&rows));
     }
+    if let Some(rs) = s.real_servers.as_ref().filter(|r| !r.is_empty()) {
+        let mut rows = vec![[
+            "VIRTUAL SERVER",
+            "REAL SERVER",
+            "STATE",
+            "WEIGHT",
+            "LAST RESULT",
+            "REASON",
+        ]
+        .map(str::to_owned)
+        .to_vec()];
+        for r in rs {
+            rows.push(vec![
+                r.virtual_server.clone(),
+                r.real_server.clone(),
+                if r.alive { "UP" } else { "DOWN" }.to_owned(),
+                r.weight.to_string(),
+                r.last_result.clone().unwrap_or_else(|| "-".into()),
+                r.reason.clone().unwrap_or_else(|| "-".into()),
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&table(&rows));
+    }
     let unmatched: Vec<String> = s
         .unmatched_drops
         .iter()
@@ -586,13 +619,19 @@ mod tests {
         .unwrap()
     }
 
-    fn ctx_at<'a>(now: Instant, wall: SystemTime, f: &'a dyn Fn(u32) -> String) -> Ctx<'a> {
+    fn ctx_at<'a>(
+        now: Instant,
+        wall: SystemTime,
+        f: &'a dyn Fn(u32) -> String,
+        rs: &'a crate::check::StatusTable,
+    ) -> Ctx<'a> {
         Ctx {
             now,
             wall,
             started: wall - Duration::from_secs(100),
             config_file: Path::new("/etc/keepalived/keepalived.conf"),
             ifname: f,
+            real_servers: rs,
         }
     }
 
@@ -606,7 +645,8 @@ mod tests {
         while r.poll_event().is_some() {}
         let wall = UNIX_EPOCH + Duration::from_secs(1_795_333_177);
         let names = |i: u32| format!("eth{i}");
-        let ctx = ctx_at(t.add_micros(2_000_000), wall, &names);
+        let rs = crate::check::StatusTable::default();
+        let ctx = ctx_at(t.add_micros(2_000_000), wall, &names, &rs);
         let s = snapshot(&r, &ctx);
         assert_eq!(s.instances.len(), 2);
         let a = &s.instances[0];
@@ -659,7 +699,7 @@ mod tests {
         );
         assert_eq!(j["instances"][0]["counters"]["drops"]["ttl"], 0);
         assert_eq!(j["unmatched_drops"]["no_instance"], 0);
-        assert!(j.get("virtual_servers").is_none());
+        assert!(j.get("real_servers").is_none(), "absent without checkers");
         let back: Status = serde_json::from_value(j).unwrap();
         assert_eq!(back, s);
 
@@ -701,6 +741,36 @@ mod tests {
         assert!(
             text.lines()
                 .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["G1", "MASTER", "VI_1"]),
+            "{text}"
+        );
+
+        // With checkers: the real servers' table.
+        rs.lock().unwrap().push(crate::check::RsReport {
+            virtual_server: "[192.0.2.100]:tcp:80".into(),
+            real_server: "[192.0.2.10]:tcp:80".into(),
+            alive: false,
+            weight: 1,
+            last_result: Some("connection refused".into()),
+            reason: Some("TCP_CHECK failed".into()),
+        });
+        let s = snapshot(&r, &ctx);
+        let j = serde_json::to_value(&s).unwrap();
+        assert_eq!(j["real_servers"][0]["real_server"], "[192.0.2.10]:tcp:80");
+        assert_eq!(j["real_servers"][0]["alive"], false);
+        let text = render_text(&s, wall);
+        assert!(
+            text.lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                    == [
+                        "[192.0.2.100]:tcp:80",
+                        "[192.0.2.10]:tcp:80",
+                        "DOWN",
+                        "1",
+                        "connection",
+                        "refused",
+                        "TCP_CHECK",
+                        "failed"
+                    ]),
             "{text}"
         );
     }
