@@ -605,6 +605,20 @@ mod tests {
             assert_eq!(reload.error.as_deref(), Some("not today"));
             assert_eq!(unknown.unwrap().code.as_deref(), Some("unknown_command"));
             assert!(big.contains("longer than"), "{big}");
+            // MAX_CLIENTS silent clients hold every slot: the next one is told "busy" at
+            // once, and the engine side is never involved.
+            let p3 = path.clone();
+            let busy = tokio::task::spawn_blocking(move || {
+                let idle: Vec<_> = (0..MAX_CLIENTS)
+                    .map(|_| std::os::unix::net::UnixStream::connect(&p3).unwrap())
+                    .collect();
+                std::thread::sleep(Duration::from_millis(200));
+                let r = request(&p3, "status");
+                drop(idle);
+                r
+            });
+            let r = busy.await.unwrap().unwrap();
+            assert_eq!(r.code.as_deref(), Some("busy"));
             drop(server);
         });
         assert!(!path.exists(), "socket removed on drop");
