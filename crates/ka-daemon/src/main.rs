@@ -9,6 +9,7 @@ mod check;
 mod check_cmd;
 mod daemon;
 mod genhash;
+mod script;
 mod sniff;
 
 use clap::{Parser, Subcommand, ValueEnum};

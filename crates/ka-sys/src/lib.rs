@@ -30,6 +30,9 @@
 //! - [`probe`]: health-checker sockets: TCP/UDP with `bindto`, `bind_port`, `bind_if`
 //!   (`SO_BINDTODEVICE`) and `fwmark` (`SO_MARK`) handed to tokio; raw ICMP/ICMPv6 echo
 //!   ([`probe::EchoSocket`]) for PING_CHECK.
+//! - [`process`]: scripts' credentials (script user, supplementary groups, own process
+//!   group), process group signals, non-blocking notify FIFOs, a bounded `/proc` scan for
+//!   `track_process`.
 //! - [`netns`]: `net_namespace NAME` (enter a named namespace before the runtime starts).
 //! - [`error`]: the crate's [`Error`]; interface name/index look-ups.
 //!
@@ -66,6 +69,7 @@ pub mod netns;
 pub mod nft;
 pub mod packet;
 pub mod probe;
+pub mod process;
 pub mod route;
 pub mod sysctl;
 pub mod vmac;

@@ -90,6 +90,7 @@ pub mod instance;
 pub mod output;
 pub mod router;
 pub mod time;
+pub mod track;
 
 pub use config::{
     AuthConfig, ConfigError, Family, GarpConfig, IfaceId, InitialState, InstanceConfig,

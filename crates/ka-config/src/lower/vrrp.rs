@@ -22,7 +22,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
-use Status::{NotSupported as N, ParsedOnly as P};
+use Status::{NotSupported as N, ParsedOnly as P, Supported as S};
 
 /// Top-level daemon keywords that keepalived 2.2.7 accepts outside `global_defs`.
 pub const TOP_DAEMON: BlockSpec = BlockSpec {
@@ -98,7 +98,7 @@ pub const GLOBAL_DEFS: BlockSpec = BlockSpec {
         kw("vrrp_check_unicast_src", P),
         kw("vrrp_skip_check_adv_addr", P),
         kw("vrrp_strict", P),
-        kw("vrrp_notify_priority_changes", P),
+        kw("vrrp_notify_priority_changes", S),
         kw("max_auto_priority", P),
         kw("min_auto_priority_delay", P),
         kw("vrrp_priority", P),
@@ -129,12 +129,12 @@ pub const GLOBAL_DEFS: BlockSpec = BlockSpec {
         kw("enable_traps", N),
         kw("enable_dbus", N),
         kw("dbus_service_name", N),
-        kw("script_user", P),
-        kw("enable_script_security", P),
-        kw("notify_fifo", P),
-        kw("notify_fifo_script", P),
-        kw("vrrp_notify_fifo", P),
-        kw("vrrp_notify_fifo_script", P),
+        kw("script_user", S),
+        kw("enable_script_security", S),
+        kw("notify_fifo", S),
+        kw("notify_fifo_script", S),
+        kw("vrrp_notify_fifo", S),
+        kw("vrrp_notify_fifo_script", S),
         kw("lvs_notify_fifo", P),
         kw("lvs_notify_fifo_script", P),
         kw("fifo_write_vrrp_states_on_reload", P),
@@ -183,22 +183,22 @@ pub const TRACK_GROUP: BlockSpec = BlockSpec {
 /// `track_file NAME { ... }` (also `vrrp_track_file`).
 pub const TRACK_FILE: BlockSpec = BlockSpec {
     name: "track_file",
-    keywords: &[kw("file", P), kw("weight", P), kw("init_file", P)],
+    keywords: &[kw("file", S), kw("weight", S), kw("init_file", S)],
 };
 
 /// `vrrp_track_process NAME { ... }` (also `track_process`).
 pub const TRACK_PROCESS: BlockSpec = BlockSpec {
     name: "vrrp_track_process",
     keywords: &[
-        kw("process", P),
-        kw("param_match", P),
-        kw("weight", P),
-        kw("quorum", P),
-        kw("quorum_max", P),
-        kw("fork_delay", P),
-        kw("terminate_delay", P),
-        kw("delay", P),
-        kw("full_command", P),
+        kw("process", S),
+        kw("param_match", S),
+        kw("weight", S),
+        kw("quorum", S),
+        kw("quorum_max", S),
+        kw("fork_delay", S),
+        kw("terminate_delay", S),
+        kw("delay", S),
+        kw("full_command", S),
     ],
 };
 
@@ -227,14 +227,14 @@ pub const BFD_INSTANCE: BlockSpec = BlockSpec {
 pub const VRRP_SCRIPT: BlockSpec = BlockSpec {
     name: "vrrp_script",
     keywords: &[
-        kw("script", P),
-        kw("interval", P),
-        kw("timeout", P),
-        kw("weight", P),
-        kw("rise", P),
-        kw("fall", P),
-        kw("user", P),
-        kw("init_fail", P),
+        kw("script", S),
+        kw("interval", S),
+        kw("timeout", S),
+        kw("weight", S),
+        kw("rise", S),
+        kw("fall", S),
+        kw("user", S),
+        kw("init_fail", S),
     ],
 };
 
@@ -244,16 +244,16 @@ pub const VRRP_SYNC_GROUP: BlockSpec = BlockSpec {
     keywords: &[
         kw("group", P),
         kw("track_interface", P),
-        kw("track_script", P),
-        kw("track_file", P),
-        kw("track_process", P),
+        kw("track_script", S),
+        kw("track_file", S),
+        kw("track_process", S),
         kw("track_bfd", P),
-        kw("notify_master", P),
-        kw("notify_backup", P),
-        kw("notify_fault", P),
-        kw("notify_stop", P),
+        kw("notify_master", S),
+        kw("notify_backup", S),
+        kw("notify_fault", S),
+        kw("notify_stop", S),
         kw("notify_deleted", P),
-        kw("notify", P),
+        kw("notify", S),
         kw("notify_priority_changes", P),
         kw("smtp_alert", P),
         kw("global_tracking", P),
@@ -286,9 +286,9 @@ pub const VRRP_INSTANCE: BlockSpec = BlockSpec {
         kw("native_ipv6", P),
         kw("dont_track_primary", P),
         kw("track_interface", P),
-        kw("track_script", P),
-        kw("track_file", P),
-        kw("track_process", P),
+        kw("track_script", S),
+        kw("track_file", S),
+        kw("track_process", S),
         kw("track_bfd", P),
         kw("mcast_src_ip", P),
         kw("unicast_src_ip", P),
@@ -327,14 +327,14 @@ pub const VRRP_INSTANCE: BlockSpec = BlockSpec {
         kw("skip_check_adv_addr", P),
         kw("strict_mode", P),
         kw("debug", P),
-        kw("notify_master", P),
-        kw("notify_backup", P),
-        kw("notify_fault", P),
-        kw("notify_stop", P),
+        kw("notify_master", S),
+        kw("notify_backup", S),
+        kw("notify_fault", S),
+        kw("notify_stop", S),
         kw("notify_deleted", P),
-        kw("notify", P),
-        kw("notify_master_rx_lower_pri", P),
-        kw("notify_priority_changes", P),
+        kw("notify", S),
+        kw("notify_master_rx_lower_pri", S),
+        kw("notify_priority_changes", S),
         kw("smtp_alert", P),
         kw("kernel_rx_buf_size", P),
         kw("linkbeat_use_polling", P),
@@ -1132,6 +1132,18 @@ fn compat_note(block: &str, keyword: &str, status: Status) -> &'static str {
             "deprecated; use global_defs lvs_sync_daemon (warning)"
         }
         ("vrrp_sync_group", "global_tracking") => "deprecated; same as sync_group_tracking_weight",
+        ("vrrp_instance", "notify_deleted") => "acted on when a reload removes the instance",
+        ("track_file", "file") => "polled every 0.5 s (keepalived: inotify)",
+        ("vrrp_track_process", "process") => {
+            "/proc scanned every 0.5 s (keepalived: the proc connector)"
+        }
+        ("vrrp_script", "timeout") => "SIGTERM to the process group, SIGKILL 2 s later",
+        (_, "enable_script_security") => {
+            "root scripts with a path writable by non-root are refused"
+        }
+        ("vrrp_instance" | "vrrp_sync_group", "notify") => {
+            "after the notify_STATE script; one queue per instance/group, 30 s timeout"
+        }
         ("vrrp_sync_group", "notify_deleted") => {
             "documented, but keepalived 2.2.7 rejects it in a sync group"
         }

@@ -25,6 +25,8 @@ pub(super) struct Io {
     pub(super) stopping: bool,
     /// VIP attributes, routes, rules, static items, VMACs, no_accept firewall.
     pub(super) net: super::net::NetState,
+    /// Notify scripts and FIFOs.
+    pub(super) notify: super::notify::Notifier,
 }
 
 /// Decodes a received datagram into the engine's view: `None` for bytes that are not a
@@ -99,6 +101,7 @@ pub(super) async fn drain(router: &mut Router, io: &mut Io) {
     }
     while let Some(e) = router.poll_event() {
         super::events::log_event(router, &e);
+        io.notify.on_event(router, &e);
     }
 }
 

@@ -58,7 +58,10 @@ pub fn map_config(cfg: &VrrpConfig, host: &Host) -> Result<Mapped, Vec<MapError>
     let mut warnings = Vec::new();
     for i in &cfg.instances {
         match map_instance(i, host, &mut warnings) {
-            Ok(c) => instances.push(c),
+            Ok(mut c) => {
+                c.tracks = super::track::tracks_for(cfg, i);
+                instances.push(c);
+            }
             Err(msg) => errors.push(MapError {
                 instance: i.name.clone(),
                 msg,
@@ -223,11 +226,7 @@ pub fn map_instance(
 
     let t = &i.track;
     let ignored = [
-        ("track_script", t.scripts.len()),
-        ("track_file", t.files.len()),
-        ("track_process", t.processes.len()),
         ("track_bfd", t.bfds.len()),
-        ("notify scripts", i.notify.all().len()),
         ("use_ipvlan", usize::from(i.use_ipvlan.is_some())),
     ];
     for (what, n) in ignored {
@@ -349,8 +348,12 @@ mod tests {
         assert_eq!(b.version, VrrpVersion::V3);
         assert_eq!(b.src_addr, "fe80::7".parse::<IpAddr>().unwrap());
         assert_eq!(out.router.sync_groups[0].members, vec!["A".to_owned()]);
-        assert_eq!(out.warnings.len(), 1, "{:?}", out.warnings);
-        assert!(out.warnings[0].contains("track_script"));
+        assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+        // The script is tracked with its default weight (0: failure means FAULT).
+        assert_eq!(b.tracks.len(), 1);
+        assert_eq!(b.tracks[0].id.0, "script:chk");
+        assert_eq!(b.tracks[0].weight, 0);
+        assert!(a.tracks.is_empty());
     }
 
     #[test]

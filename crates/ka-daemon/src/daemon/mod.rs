@@ -16,8 +16,10 @@
 //! `vmac` makes the `use_vmac` macvlans before the instances are mapped onto them;
 //! `firewall` drops traffic to VIPs in no_accept mode (nftables).
 //!
-//! Not yet run (warned at start-up): track scripts/files/processes/BFD, notify scripts,
-//! use_ipvlan, AH authentication.
+//! `track` runs vrrp_script / track_file / track_process and feeds `Router::handle_track`;
+//! `notify` runs notify scripts and writes notify FIFOs for the router's events.
+//!
+//! Not yet run (warned at start-up): track_bfd, use_ipvlan, AH authentication.
 
 pub mod control;
 pub mod dump;
@@ -26,8 +28,10 @@ mod firewall;
 mod io;
 pub mod map;
 pub mod net;
+mod notify;
 mod reload;
 pub mod status;
+mod track;
 pub mod vmac;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -320,6 +324,24 @@ async fn async_main(
             return ExitCode::from(1);
         }
     };
+    let policy = match crate::script::ScriptPolicy::from_global(
+        cfg.global.script_user.as_ref(),
+        cfg.global.enable_script_security,
+    ) {
+        Ok((p, warnings)) => {
+            for w in warnings {
+                warn!("{w}");
+            }
+            p
+        }
+        Err(e) => {
+            error!("script_user: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let runner = crate::script::Runner::default();
+    let tracking = track::prepare(&cfg, &policy);
+    let notifier = notify::Notifier::new(&cfg, &policy, &runner);
 
     // VIPs a killed earlier run left behind (keepalived removes them before starting).
     let vips: Vec<AddrSpec> = instances
@@ -358,6 +380,7 @@ async fn async_main(
             vmacs,
             firewall::Firewall::new(cfg.global.nftables.as_ref()),
         ),
+        notify: notifier,
     };
     io.net.install_statics(&io.nl).await;
     let mut sockets = reload::Sockets::new(tx);
@@ -370,6 +393,11 @@ async fn async_main(
     for l in links.values() {
         router.handle_link(clock.now(), IfaceId(l.ifindex), l.is_up());
     }
+    for u in &tracking.initial {
+        router.handle_track(clock.now(), &u.id, u.state);
+    }
+    let (track_tx, mut track_rx) = mpsc::channel::<track::TrackUpdate>(256);
+    tracking.spawn(&runner, &track_tx);
     router.start(clock.now());
     info!(
         "VRRP started: {} instance(s), {} sync group(s)",
@@ -459,6 +487,7 @@ async fn async_main(
                 }
                 None => { error!("every VRRP socket failed"); break; }
             },
+            Some(u) = track_rx.recv() => router.handle_track(clock.now(), &u.id, u.state),
             ev = link_event => match ev {
                 Some(ev) => on_link_event(&mut router, &mut io, clock.now(), ev).await,
                 None => { warn!("link monitor ended"); monitor = None; }
@@ -470,6 +499,8 @@ async fn async_main(
     router.shutdown(clock.now());
     drain(&mut router, &mut io).await;
     io.net.teardown(&io.nl).await;
+    drop(track_tx);
+    io.notify.finish().await;
     info!("stopped");
     ExitCode::SUCCESS
 }
