@@ -24,10 +24,14 @@ const VMAC6: &str = "00:00:5e:00:02:33";
 const LONG: Duration = Duration::from_secs(10);
 
 fn instance(ifname: &str, prio: u8, extra: &str) -> String {
+    instance_vip(ifname, prio, extra, &format!("{VIP}/24"))
+}
+
+fn instance_vip(ifname: &str, prio: u8, extra: &str, vip: &str) -> String {
     format!(
         "vrrp_instance VI_1 {{\n  state BACKUP\n  interface {ifname}\n  virtual_router_id 51\n  \
          version 3\n  priority {prio}\n  advert_int 0.1\n{extra}  \
-         virtual_ipaddress {{\n    {VIP}/24\n  }}\n}}\n"
+         virtual_ipaddress {{\n    {vip}\n  }}\n}}\n"
     )
 }
 
@@ -82,17 +86,20 @@ fn virtual_routes_and_rules_follow_the_master() {
                  blackhole 203.0.113.0/24 table 100\n  }\n  \
                  virtual_rules {\n    from 192.0.2.100/32 table 100 priority 100\n    \
                  to 203.0.113.0/24 fwmark 0x7/0xff priority 101 table 100\n  }\n";
+    // VIP attributes too: label, broadcast (a scope other than the primary's is refused
+    // by the kernel in the same subnet; the static test covers scope).
+    let vip = |i: &str| format!("{VIP}/24 brd 192.0.2.255 label {i}:v");
     let mut da = Daemon::start(
         &p.a,
         &dir,
         "a",
-        &instance(&p.a_if, 150, &extra.replace("IF", &p.a_if)),
+        &instance_vip(&p.a_if, 150, &extra.replace("IF", &p.a_if), &vip(&p.a_if)),
     );
     let db = Daemon::start(
         &p.b,
         &dir,
         "b",
-        &instance(&p.b_if, 100, &extra.replace("IF", &p.b_if)),
+        &instance_vip(&p.b_if, 100, &extra.replace("IF", &p.b_if), &vip(&p.b_if)),
     );
     let logs =
         |da: &Daemon, db: &Daemon| format!("--- a ---\n{}\n--- b ---\n{}", da.log(), db.log());
@@ -112,6 +119,15 @@ fn virtual_routes_and_rules_follow_the_master() {
         wait_until(LONG, || all(&p.a)).is_some(),
         "routes/rules never appeared on the master\n{}",
         logs(&da, &db)
+    );
+    let addr = p.a.ip(&["addr", "show", "dev", &p.a_if]);
+    assert!(
+        addr.contains(&format!(
+            "inet {VIP}/24 brd 192.0.2.255 scope global secondary {}:v",
+            p.a_if
+        )),
+        "VIP attributes not applied: {addr}\n{}",
+        da.log()
     );
     // The kernel got every attribute: gateway, device, metric, proto keepalived, type.
     let r = p.a.ip(&["route", "show", "198.51.100.0/24"]);
