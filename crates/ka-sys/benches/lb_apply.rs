@@ -1,0 +1,255 @@
+//! bench/lb-apply: programming IPVS from nothing (2000 virtual servers x 10 real servers)
+//! and one weight change, keepalived-rs's IPVS client against keepalived 2.2.7, both in
+//! the same qemu guest (tests/qemu), one after the other.
+//!
+//! `cargo bench -p ka-sys --bench lb_apply` (or `bench/lb-apply`). Prints a table: wall
+//! time in the guest (TCG: slower than hardware, the ratio is what counts) and netlink
+//! messages sent (ours counted by the client; keepalived's is its documented one
+//! message per service and per destination, not measured).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../tests/qemu/mod.rs"]
+mod qemu;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use ka_lb::*;
+use ka_sys::ipvs::{normalize, Ipvs};
+
+const N_VS: usize = 2000;
+const N_RS: usize = 10;
+
+fn config(weight_of_first: u32) -> String {
+    let mut s = String::from("global_defs {\n    router_id BENCH\n}\n");
+    for v in 0..N_VS {
+        let vip = format!("203.0.113.{}", v % 250 + 1);
+        let port = 1000 + v / 250;
+        s += &format!(
+            "virtual_server {vip} {port} {{\n    lb_algo wlc\n    lb_kind NAT\n    protocol TCP\n"
+        );
+        for r in 0..N_RS {
+            let rip = format!(
+                "198.51.{}.{}",
+                100 + (v * N_RS + r) / 250 % 2,
+                (v * N_RS + r) % 250 + 1
+            );
+            let w = if v == 0 && r == 0 {
+                weight_of_first
+            } else {
+                1 + r as u32
+            };
+            s += &format!(
+                "    real_server {rip} {} {{\n        weight {w}\n    }}\n",
+                8000 + v % 50
+            );
+        }
+        s += "}\n";
+    }
+    s
+}
+
+fn lower(path: &Path) -> ka_model::config::Config {
+    use ka_config::fs::StdFs;
+    use ka_config::lower::{lower, Env};
+    use ka_config::preprocess::{load, LoadOptions};
+    let loaded = load(path, &StdFs, &LoadOptions::default());
+    let env = Env {
+        fs: &StdFs,
+        interfaces: None,
+    };
+    lower(&loaded.tree, &env).0
+}
+
+fn table_of(cfg: &ka_model::config::Config) -> Table {
+    let verdicts = Verdicts::new();
+    let mut state = LbState::new();
+    state.update(&cfg.lvs, &verdicts);
+    normalize(
+        desired(
+            &cfg.lvs,
+            &verdicts,
+            &state,
+            &Vips::new(),
+            &Options::default(),
+        )
+        .unwrap(),
+    )
+}
+
+fn last_service_complete(ipvs: &mut Ipvs, last: &ServiceKey) -> bool {
+    ipvs.dests(last).map(|d| d.len() == N_RS).unwrap_or(false)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn guest() {
+    std::fs::write("/tmp/a.conf", config(1)).unwrap();
+    std::fs::write("/tmp/b.conf", config(9)).unwrap();
+    let mut ipvs = Ipvs::open().unwrap();
+
+    // --- keepalived-rs: file -> table -> kernel ----------------------------------------
+    let t0 = Instant::now();
+    let cfg = lower(Path::new("/tmp/a.conf"));
+    let want = table_of(&cfg);
+    let t_cfg = t0.elapsed();
+    let have = ipvs.table().unwrap();
+    let ops = diff(&have, &want, &Owned::new());
+    let m0 = ipvs.messages_sent();
+    let t1 = Instant::now();
+    let failures = ipvs.apply(&ops).unwrap();
+    let t_apply = t1.elapsed();
+    let total = t0.elapsed();
+    assert!(
+        failures.is_empty(),
+        "{:?}",
+        &failures[..failures.len().min(3)]
+    );
+    let msgs = ipvs.messages_sent() - m0 + 1; // + the initial dump request
+    assert_eq!(want.services.len(), N_VS);
+    assert_eq!(want.dest_count(), N_VS * N_RS);
+    println!(
+        "ka-bench ours-initial config_ms={:.0} apply_ms={:.0} total_ms={:.0} messages={msgs}",
+        ms(t_cfg),
+        ms(t_apply),
+        ms(total)
+    );
+
+    // One weight change: reload path (new file -> table), read back, diff, apply.
+    let t0 = Instant::now();
+    let want2 = table_of(&lower(Path::new("/tmp/b.conf")));
+    let t_cfg = t0.elapsed();
+    let t1 = Instant::now();
+    let have = ipvs.table().unwrap();
+    let t_read = t1.elapsed();
+    let m0 = ipvs.messages_sent();
+    let ops = diff(&have, &want2, &Owned::of(&want));
+    assert_eq!(ops.len(), 1, "{ops:?}");
+    let t2 = Instant::now();
+    assert!(ipvs.apply(&ops).unwrap().is_empty());
+    let t_apply = t2.elapsed();
+    println!(
+        "ka-bench ours-weight config_ms={:.0} readback_ms={:.0} apply_ms={:.2} total_ms={:.0} messages={} (+{} dump requests for the read-back)",
+        ms(t_cfg),
+        ms(t_read),
+        ms(t_apply),
+        ms(t0.elapsed()),
+        ipvs.messages_sent() - m0,
+        N_VS + 1
+    );
+    // Clean up ours.
+    let ops = diff(&ipvs.table().unwrap(), &Table::new(), &Owned::of(&want2));
+    assert!(ipvs.apply(&ops).unwrap().is_empty());
+    assert!(ipvs.services().unwrap().is_empty());
+
+    // --- keepalived 2.2.7 ---------------------------------------------------------------
+    let last = *want.services.keys().next_back().unwrap();
+    let first = *want.services.keys().next().unwrap();
+    let first_dest = *want.services[&first].dests.keys().next().unwrap();
+    // The config's first real server; its weight changes between a.conf and b.conf.
+    let changed = cfg.lvs.virtual_servers[0].real_servers[0].addr;
+    let t0 = Instant::now();
+    let mut child = std::process::Command::new("/usr/sbin/keepalived")
+        .args([
+            "-C",
+            "-n",
+            "-l",
+            "-f",
+            "/tmp/a.conf",
+            "-p",
+            "/run/ka.pid",
+            "-c",
+            "/run/kc.pid",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    // Polling costs one dump of one service every 20 ms.
+    while !(ipvs.services().map(|s| s.len() == N_VS).unwrap_or(false)
+        && last_service_complete(&mut ipvs, &last))
+    {
+        assert!(Instant::now() < deadline, "keepalived never finished");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let k_initial = t0.elapsed();
+    println!(
+        "ka-bench keepalived-initial total_ms={:.0} messages={} (one per service and destination)",
+        ms(k_initial),
+        N_VS * (N_RS + 1)
+    );
+    // Weight change through keepalived's reload (SIGHUP with the changed file).
+    std::fs::copy("/tmp/b.conf", "/tmp/a.conf").unwrap();
+    let t0 = Instant::now();
+    let _ = std::process::Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let w = ipvs.dests(&first).ok().and_then(|ds| {
+            ds.into_iter()
+                .find(|d| d.key == first_dest)
+                .map(|d| d.dest.weight)
+        });
+        if w == Some(9) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "keepalived never applied the weight"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    println!(
+        "ka-bench keepalived-weight total_ms={:.0} (reload of {changed})",
+        ms(t0.elapsed())
+    );
+    let _ = std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn main() {
+    if qemu::in_guest() {
+        guest();
+        return;
+    }
+    // `cargo bench` passes --bench; nothing else is accepted.
+    let bin = qemu::stripped_self();
+    let files = vec![
+        (bin.clone(), "/ka-bench".to_string()),
+        (
+            Path::new("/usr/sbin/keepalived").into(),
+            "/usr/sbin/keepalived".to_string(),
+        ),
+    ];
+    let run = qemu::boot(
+        &files,
+        &format!("{}=1 /ka-bench", qemu::GUEST_ENV),
+        Duration::from_secs(1800),
+    );
+    let _ = std::fs::remove_file(&bin);
+    let lines: Vec<&str> = run
+        .serial
+        .lines()
+        .filter(|l| l.starts_with("ka-bench "))
+        .collect();
+    if run.status != Some(0) || lines.len() != 4 {
+        eprintln!("{}", run.serial);
+        std::process::exit(1);
+    }
+    println!("lb-apply: {N_VS} virtual servers x {N_RS} real servers, Debian 6.1 kernel in qemu (TCG, 1 vCPU)");
+    for l in lines {
+        println!("  {}", l.trim_start_matches("ka-bench "));
+    }
+}
