@@ -304,3 +304,58 @@ fn sync_group_moves_together_when_a_member_script_fails() {
         logs(&da, &db)
     );
 }
+
+#[test]
+fn reload_runs_new_tracking_and_notifies_deleted() {
+    let p = Pair::new();
+    let dir = tmp();
+    let out = dir.0.join("notify.log");
+    let (chk, flag) = flag_check(&dir.0);
+    let n = script(&dir.0, "n.sh", &format!("echo \"$*\" >> {}", out.display()));
+    let n = n.display();
+    let first = format!(
+        "vrrp_instance VI_1 {{\n  state BACKUP\n  interface {}\n  virtual_router_id 51\n  \
+         version 3\n  priority 150\n  advert_int 0.1\n  notify \"{n} any\"\n  notify_deleted\n  \
+         virtual_ipaddress {{\n    {VIP}/32\n  }}\n}}\n",
+        p.a_if
+    );
+    let da = Daemon::start(&p.a, &dir, "a", &first);
+    let read = || std::fs::read_to_string(&out).unwrap_or_default();
+    assert!(
+        wait_until(WAIT, || read().contains("any INSTANCE VI_1 MASTER 150")).is_some(),
+        "{:?}\n{}",
+        read(),
+        da.log()
+    );
+    // The new configuration removes VI_1 and adds VI_2, tracking a failing script.
+    std::fs::write(&flag, "").unwrap();
+    let second = format!(
+        "vrrp_script chk {{\n  script \"{}\"\n  interval 1\n}}\n\
+         vrrp_instance VI_2 {{\n  state BACKUP\n  interface {}\n  virtual_router_id 52\n  \
+         version 3\n  priority 120\n  advert_int 0.1\n  notify \"{n} any\"\n  \
+         track_script {{\n    chk\n  }}\n  virtual_ipaddress {{\n    {VIP2}/32\n  }}\n}}\n",
+        chk.display(),
+        p.a_if
+    );
+    std::fs::write(dir.0.join("a.conf"), second).unwrap();
+    da.signal("-HUP");
+    assert!(
+        wait_until(WAIT, || read().contains("any INSTANCE VI_1 DELETED 150")
+            && read().contains("any INSTANCE VI_2 FAULT 120"))
+        .is_some(),
+        "{:?}\n{}",
+        read(),
+        da.log()
+    );
+    assert!(!p.a.has(&p.a_if, VIP2), "VI_2 in FAULT holds no VIP");
+    std::fs::remove_file(&flag).unwrap();
+    assert!(
+        wait_until(WAIT, || p.a.has(&p.a_if, VIP2)
+            && read().contains("any INSTANCE VI_2 MASTER 120"))
+        .is_some(),
+        "{:?}\n{}",
+        read(),
+        da.log()
+    );
+    assert!(!p.a.has(&p.a_if, VIP), "VI_1's VIP removed");
+}

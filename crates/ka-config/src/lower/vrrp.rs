@@ -331,7 +331,7 @@ pub const VRRP_INSTANCE: BlockSpec = BlockSpec {
         kw("notify_backup", S),
         kw("notify_fault", S),
         kw("notify_stop", S),
-        kw("notify_deleted", P),
+        kw("notify_deleted", S),
         kw("notify", S),
         kw("notify_master_rx_lower_pri", S),
         kw("notify_priority_changes", S),

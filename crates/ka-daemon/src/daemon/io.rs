@@ -27,6 +27,8 @@ pub(super) struct Io {
     pub(super) net: super::net::NetState,
     /// Notify scripts and FIFOs.
     pub(super) notify: super::notify::Notifier,
+    /// Tracking tasks (started after the initial states are fed; restarted by a reload).
+    pub(super) track: Option<super::track::Running>,
 }
 
 /// Decodes a received datagram into the engine's view: `None` for bytes that are not a

@@ -381,6 +381,7 @@ async fn async_main(
             firewall::Firewall::new(cfg.global.nftables.as_ref()),
         ),
         notify: notifier,
+        track: None,
     };
     io.net.install_statics(&io.nl).await;
     let mut sockets = reload::Sockets::new(tx);
@@ -393,11 +394,14 @@ async fn async_main(
     for l in links.values() {
         router.handle_link(clock.now(), IfaceId(l.ifindex), l.is_up());
     }
-    for u in &tracking.initial {
-        router.handle_track(clock.now(), &u.id, u.state);
-    }
     let (track_tx, mut track_rx) = mpsc::channel::<track::TrackUpdate>(256);
-    tracking.spawn(&runner, &track_tx);
+    io.track = Some(track::Running::start(
+        tracking,
+        &mut router,
+        clock.now(),
+        &runner,
+        &track_tx,
+    ));
     router.start(clock.now());
     info!(
         "VRRP started: {} instance(s), {} sync group(s)",
@@ -500,6 +504,7 @@ async fn async_main(
     drain(&mut router, &mut io).await;
     io.net.teardown(&io.nl).await;
     drop(track_tx);
+    io.track = None;
     io.notify.finish().await;
     info!("stopped");
     ExitCode::SUCCESS

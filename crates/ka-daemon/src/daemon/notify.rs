@@ -18,8 +18,8 @@
 //!   object, bounded to [`QUEUE`] jobs), each with [`NOTIFY_TIMEOUT`]; different objects
 //!   run in parallel. keepalived forks them all at once, so their order is not even
 //!   guaranteed there; here it is, per object.
-//! * `notify_deleted`: DELETED instead of FAULT for an instance removed by a reload
-//!   ([`Notifier::instance_deleted`], for the reload code).
+//! * An instance removed by a reload notifies `DELETED` (with `notify_deleted`, whose
+//!   script runs as well) or else `FAULT`; [`Notifier::reload`] takes the new scripts.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -60,6 +60,8 @@ struct Object {
     scripts: Scripts,
     priority_changes: bool,
     queue: Option<mpsc::Sender<Job>>,
+    /// The priority of the last notification (a removed instance reports it).
+    last_prio: u8,
 }
 
 #[derive(Debug)]
@@ -151,6 +153,7 @@ impl Notifier {
                 scripts: scripts(policy, &owner, &i.notify),
                 priority_changes: i.notify_priority_changes,
                 queue: None,
+                last_prio: 0,
             };
             n.instances.insert(i.name.clone(), obj);
         }
@@ -162,6 +165,7 @@ impl Notifier {
                 scripts: scripts(policy, &owner, &g.notify),
                 priority_changes: false,
                 queue: None,
+                last_prio: 0,
             };
             n.groups.insert(g.name.clone(), obj);
         }
@@ -313,13 +317,70 @@ impl Notifier {
         jobs
     }
 
+    /// `prio` 0 for an instance (removed, unknown now) means its last known priority.
     fn state_change(&mut self, group: bool, name: &str, state: &str, prio: u8) {
         let map = if group { &self.groups } else { &self.instances };
         let Some(obj) = map.get(name) else { return };
         let kind = obj.kind;
+        let prio = if !group && prio == 0 {
+            obj.last_prio
+        } else {
+            prio
+        };
         let jobs = Self::state_jobs(obj, state, prio);
         self.enqueue(group, name, jobs);
         self.fifo_line(kind, name, state, prio);
+        if let Some(o) = self.instances.get_mut(name).filter(|_| !group) {
+            o.last_prio = prio;
+        }
+    }
+
+    /// A reload: the scripts of the new configuration's instances and groups (script user
+    /// and security from its global_defs). Objects are replaced or added by name, their
+    /// queues kept (order preserved); removed ones stay known so their last notifies
+    /// (DELETED / FAULT) still run. FIFOs stay as they are (a changed `notify_fifo` needs a
+    /// restart).
+    pub(super) fn reload(&mut self, cfg: &VrrpConfig) {
+        let policy = match ScriptPolicy::from_global(
+            cfg.global.script_user.as_ref(),
+            cfg.global.enable_script_security,
+        ) {
+            Ok((p, _)) => p,
+            Err(e) => {
+                error!("script_user: {e}; notify scripts keep the old configuration");
+                return;
+            }
+        };
+        for i in &cfg.instances {
+            let owner = format!("vrrp_instance {}", i.name);
+            let sc = scripts(&policy, &owner, &i.notify);
+            let o = self
+                .instances
+                .entry(i.name.clone())
+                .or_insert_with(|| Object {
+                    kind: "INSTANCE",
+                    name: i.name.clone(),
+                    scripts: Scripts::default(),
+                    priority_changes: false,
+                    queue: None,
+                    last_prio: 0,
+                });
+            o.scripts = sc;
+            o.priority_changes = i.notify_priority_changes;
+        }
+        for g in &cfg.sync_groups {
+            let owner = format!("vrrp_sync_group {}", g.name);
+            let sc = scripts(&policy, &owner, &g.notify);
+            let o = self.groups.entry(g.name.clone()).or_insert_with(|| Object {
+                kind: "GROUP",
+                name: g.name.clone(),
+                scripts: Scripts::default(),
+                priority_changes: false,
+                queue: None,
+                last_prio: 0,
+            });
+            o.scripts = sc;
+        }
     }
 
     /// Hook for every router event (called after it is logged).
@@ -331,18 +392,25 @@ impl Notifier {
                 reason,
                 ..
             } => {
-                let Some(inst) = router.instance(*instance) else {
+                let Some(name) = router.instance_name(*instance).map(str::to_owned) else {
                     return;
                 };
+                let prio = router
+                    .instance(*instance)
+                    .map_or(0, ka_vrrp::Instance::effective_priority);
                 let state = match (to, reason) {
                     (StateKind::Master, _) => "MASTER",
                     (StateKind::Backup, _) => "BACKUP",
                     (StateKind::Fault, _) => "FAULT",
                     (StateKind::Init, TransitionReason::Shutdown) => "STOP",
+                    // Removed by a reload (keepalived.conf(5) notify_deleted).
+                    (StateKind::Init, TransitionReason::Reload) => {
+                        self.instance_deleted(&name, prio);
+                        return;
+                    }
                     (StateKind::Init, _) => return,
                 };
-                let name = inst.config().name.clone();
-                self.state_change(false, &name, state, inst.effective_priority());
+                self.state_change(false, &name, state, prio);
             }
             Event::SyncGroupChange { group, to, .. } => {
                 let Some(name) = router.sync_group_name(*group).map(str::to_owned) else {
@@ -400,7 +468,6 @@ impl Notifier {
 
     /// An instance removed by a reload: `DELETED` with `notify_deleted`, else `FAULT`
     /// (keepalived.conf(5)).
-    #[allow(dead_code)] // For the reload code.
     pub(super) fn instance_deleted(&mut self, name: &str, prio: u8) {
         let deleted = self
             .instances

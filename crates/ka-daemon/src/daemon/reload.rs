@@ -338,6 +338,11 @@ async fn reload_inner(
         warn!("{w}");
     }
     io.net.update_plan(plan);
+    // Tracking and notify scripts of the new configuration.
+    io.notify.reload(&cfg.vrrp);
+    if let Some(t) = io.track.as_mut() {
+        t.reload(&cfg.vrrp, router, clock.now());
+    }
     // Removed masters send their priority 0 advert through the old sockets: drain first,
     // close afterwards.
     drain(router, io).await;

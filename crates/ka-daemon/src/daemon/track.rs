@@ -20,8 +20,10 @@ use std::time::Duration;
 
 use ka_model::vrrp::{TrackFile, TrackProcess, TrackRef, VrrpConfig, VrrpInstance, Weight};
 use ka_vrrp::track::{process_matches, ProcessQuorum, ScriptCounter};
+use ka_vrrp::Router;
 use ka_vrrp::{TrackConfig, TrackId, TrackState};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
 use crate::script::{Runner, ScriptPolicy};
@@ -231,12 +233,14 @@ fn read_file_value(path: &str) -> Option<i64> {
 }
 
 impl Tracking {
-    /// Starts the tasks (on the current `LocalSet`); they stop when `tx` is closed.
-    pub(super) fn spawn(self, runner: &Runner, tx: &mpsc::Sender<TrackUpdate>) {
+    /// Starts the tasks (on the current `LocalSet`); they stop when `tx` is closed or
+    /// their handles are aborted.
+    fn spawn(self, runner: &Runner, tx: &mpsc::Sender<TrackUpdate>) -> Vec<JoinHandle<()>> {
+        let mut handles = Vec::new();
         for (name, prepared, cfg) in self.scripts {
             let runner = runner.clone();
             let tx = tx.clone();
-            tokio::task::spawn_local(async move {
+            handles.push(tokio::task::spawn_local(async move {
                 let mut counter = ScriptCounter::new(cfg.rise, cfg.fall, cfg.init_fail);
                 let mut last: Option<crate::script::Outcome> = None;
                 let interval = cfg.interval.max(Duration::from_millis(10));
@@ -272,12 +276,12 @@ impl Tracking {
                         () = tx.closed() => return,
                     }
                 }
-            });
+            }));
         }
         if !self.files.is_empty() {
             let tx = tx.clone();
             let mut files = self.files;
-            tokio::task::spawn_local(async move {
+            handles.push(tokio::task::spawn_local(async move {
                 loop {
                     tokio::select! {
                         () = tokio::time::sleep(POLL) => {}
@@ -303,7 +307,7 @@ impl Tracking {
                         }
                     }
                 }
-            });
+            }));
         }
         if !self.processes.is_empty() {
             let tx = tx.clone();
@@ -311,7 +315,7 @@ impl Tracking {
             let cmdline = procs
                 .iter()
                 .any(|(p, _)| p.full_command || p.process.len() > 1);
-            tokio::task::spawn_local(async move {
+            handles.push(tokio::task::spawn_local(async move {
                 let epoch = tokio::time::Instant::now();
                 let now = || {
                     let us = u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
@@ -362,7 +366,88 @@ impl Tracking {
                         }
                     }
                 }
-            });
+            }));
+        }
+        handles
+    }
+}
+
+/// The running tracking tasks, restarted by a reload.
+pub(super) struct Running {
+    tx: mpsc::Sender<TrackUpdate>,
+    runner: Runner,
+    tasks: Vec<JoinHandle<()>>,
+    /// Scripts running now (a reload does not apply `init_fail` to them again).
+    scripts: BTreeSet<String>,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("tasks", &self.tasks.len())
+            .field("scripts", &self.scripts)
+            .finish()
+    }
+}
+
+impl Running {
+    /// Feeds the states known before start to `router` and starts the tasks.
+    pub(super) fn start(
+        t: Tracking,
+        router: &mut Router,
+        now: ka_vrrp::Instant,
+        runner: &Runner,
+        tx: &mpsc::Sender<TrackUpdate>,
+    ) -> Self {
+        for u in &t.initial {
+            router.handle_track(now, &u.id, u.state);
+        }
+        let scripts = t.scripts.iter().map(|(n, _, _)| n.clone()).collect();
+        Self {
+            tx: tx.clone(),
+            runner: runner.clone(),
+            tasks: t.spawn(runner, tx),
+            scripts,
+        }
+    }
+
+    /// After `Router::reconfigure`: stops every tracking task and starts those of `cfg`
+    /// (script user and security from its global_defs). Objects still tracked keep their
+    /// reported state in the engine until their first new result (`init_fail` is not
+    /// applied again to a script that was already running).
+    pub(super) fn reload(&mut self, cfg: &VrrpConfig, router: &mut Router, now: ka_vrrp::Instant) {
+        let policy = match ScriptPolicy::from_global(
+            cfg.global.script_user.as_ref(),
+            cfg.global.enable_script_security,
+        ) {
+            Ok((p, _)) => p,
+            Err(e) => {
+                error!("script_user: {e}; tracking keeps running with the old configuration");
+                return;
+            }
+        };
+        for h in self.tasks.drain(..) {
+            h.abort();
+        }
+        let mut t = prepare(cfg, &policy);
+        let old = std::mem::take(&mut self.scripts);
+        t.initial.retain(|u| {
+            !(u.state == TrackState::Down
+                && u.id
+                    .0
+                    .strip_prefix("script:")
+                    .is_some_and(|n| old.contains(n)))
+        });
+        let tx = self.tx.clone();
+        let runner = self.runner.clone();
+        *self = Running::start(t, router, now, &runner, &tx);
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for h in &self.tasks {
+            h.abort();
         }
     }
 }
