@@ -321,6 +321,7 @@ async fn async_main(
         Ok(r) => r,
         Err(e) => {
             error!("{e}");
+            vmac::teardown(&nl, &mut vmacs).await;
             return ExitCode::from(1);
         }
     };
@@ -336,6 +337,7 @@ async fn async_main(
         }
         Err(e) => {
             error!("script_user: {e}");
+            vmac::teardown(&nl, &mut vmacs).await;
             return ExitCode::from(1);
         }
     };
@@ -387,6 +389,7 @@ async fn async_main(
     let mut sockets = reload::Sockets::new(tx);
     if let Err(e) = sockets.open_missing(&mut io, &instances) {
         error!("{e}");
+        io.net.teardown(&io.nl).await;
         return ExitCode::from(1);
     }
 
