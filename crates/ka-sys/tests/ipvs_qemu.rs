@@ -468,10 +468,59 @@ fn ipvs_client_round_trip() {
     ipvs.del_service(&extra).unwrap();
     assert_kernel_holds(&mut ipvs, &t2, "after single calls");
 
-    // Counters: present and zeroable (no traffic in the guest: all zero).
+    // Counters: a local client's connection attempt to the NAT service is scheduled by
+    // IPVS (its SYNs die on the dummy interface); the counters (refreshed by the kernel
+    // every 2 s) must match `ipvsadm -Ln --stats --exact`, then zero.
+    qemu::sh("nc -w 1 192.0.2.1 80 </dev/null >/dev/null 2>&1 || true");
+    let conns = |ipvs: &mut Ipvs| {
+        ipvs.services()
+            .unwrap()
+            .into_iter()
+            .find(|s| s.key == web)
+            .unwrap()
+            .stats
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while conns(&mut ipvs).conns == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Let retransmitted SYNs stop changing the counters.
+    std::thread::sleep(Duration::from_secs(3));
+    let ours = conns(&mut ipvs);
+    assert!(ours.conns >= 1 && ours.inpkts >= 1, "{ours:?}");
+    let listed = qemu::sh("ipvsadm -Ln --stats --exact");
+    let row: Vec<u64> = listed
+        .lines()
+        .find(|l| l.starts_with("TCP  192.0.2.1:80 "))
+        .unwrap_or_else(|| panic!("{listed}"))
+        .split_whitespace()
+        .skip(2)
+        .map(|n| n.parse().unwrap())
+        .collect();
+    let ours_after = conns(&mut ipvs);
+    assert_eq!(ours, ours_after, "counters still moving");
+    assert_eq!(
+        row,
+        [
+            ours.conns,
+            ours.inpkts,
+            ours.outpkts,
+            ours.inbytes,
+            ours.outbytes
+        ],
+        "{listed}"
+    );
+    let dest_sum: u64 = ipvs
+        .dests(&web)
+        .unwrap()
+        .iter()
+        .map(|d| d.stats.conns)
+        .sum();
+    assert_eq!(dest_sum, ours.conns);
     let svcs = ipvs.services().unwrap();
     assert_eq!(svcs.len(), t2.services.len());
     ipvs.zero().unwrap();
+    assert_eq!(conns(&mut ipvs).conns, 0);
     for s in &svcs {
         let ds = ipvs.dests(&s.key).unwrap();
         assert_eq!(ds.len(), t2.services[&s.key].dests.len());
