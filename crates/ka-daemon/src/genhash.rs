@@ -106,7 +106,7 @@ pub fn run(a: &Args) -> ExitCode {
     let p = probe_of(a);
     let ctx = probe::Ctx {
         tls: if a.ssl {
-            match http::tls_config() {
+            match http::tls_config(None) {
                 Ok(c) => Some(c),
                 Err(e) => {
                     eprintln!("genhash: TLS: {e}");

@@ -2,7 +2,8 @@
 //! in namespace a probes REAL servers in namespace b over a veth pair: nginx (HTTP and
 //! HTTPS with a certificate generated here by the openssl CLI), OpenSMTPD, dnsmasq, a UDP
 //! responder, ICMP/ICMPv6 echo, a MISC_CHECK script and a FILE_CHECK file. Every server
-//! goes down and comes back; the log shows each real server removed and added again,
+//! goes down and comes back (SSL_GET also with the `SSL` block's client certificate,
+//! which nginx requires on one port); the log shows each real server removed and added again,
 //! in order, within bounds the configuration implies (checked generously). Bad HTTP
 //! servers written here (silent, reset, garbage, slow body, huge body, wrong digest,
 //! wrong status) are each judged within connect_timeout while VRRP at advert_int 0.1
@@ -228,7 +229,10 @@ fn nginx_conf(dir: &Path) -> String {
          fastcgi_temp_path {d}/tmp;\nuwsgi_temp_path {d}/tmp;\nscgi_temp_path {d}/tmp;\n\
          server {{ listen 192.0.2.2:8080; listen [2001:db8::2]:8080; root {d}/www; }}\n\
          server {{ listen 192.0.2.2:8443 ssl; server_name www.example.org;\n\
-         ssl_certificate {d}/cert.pem; ssl_certificate_key {d}/key.pem; root {d}/www; }}\n}}\n"
+         ssl_certificate {d}/cert.pem; ssl_certificate_key {d}/key.pem; root {d}/www; }}\n\
+         server {{ listen 192.0.2.2:8444 ssl; ssl_certificate {d}/cert.pem;\n\
+         ssl_certificate_key {d}/key.pem; ssl_verify_client on;\n\
+         ssl_client_certificate {d}/cert.pem; root {d}/www; }}\n}}\n"
     )
 }
 
@@ -310,10 +314,12 @@ fn checker_conf(dir: &Path, digest: &str) -> String {
     let d = dir.display();
     let t = "    connect_timeout 2\n    retry 1\n    delay_before_retry 1\n    warmup 0\n";
     format!(
-        "track_file tf {{\n  file {d}/tracked\n}}\n\
+        "SSL {{\n  certificate {d}/cert.pem\n  key {d}/key.pem\n}}\n\
+track_file tf {{\n  file {d}/tracked\n}}\n\
 virtual_server 192.0.2.100 80 {{\n  delay_loop 1\n  protocol TCP\n\
   real_server 192.0.2.2 8080 {{\n    HTTP_GET {{\n      url {{\n        path /index.html\n        digest {digest}\n        status_code 200\n      }}\n{t}    }}\n  }}\n\
   real_server 192.0.2.2 8443 {{\n    SSL_GET {{\n      url {{\n        path /index.html\n        digest {digest}\n      }}\n      virtualhost www.example.org\n      enable_sni\n{t}    }}\n  }}\n\
+  real_server 192.0.2.2 8444 {{\n    SSL_GET {{\n      url {{\n        path /index.html\n        digest {digest}\n      }}\n{t}    }}\n  }}\n\
   real_server 192.0.2.2 2525 {{\n    SMTP_CHECK {{\n      helo_name checker.example\n{t}    }}\n  }}\n\
   real_server 192.0.2.2 5353 {{\n    DNS_CHECK {{\n      type A\n      name check.example\n{t}    }}\n  }}\n\
   real_server 192.0.2.2 9999 {{\n    UDP_CHECK {{\n      payload 50494e47\n      require_reply 504f4e4750494e47\n{t}    }}\n  }}\n\
@@ -394,6 +400,7 @@ fn every_checker_sees_its_server_go_down_and_come_back() {
     let servers = [
         "[192.0.2.2]:tcp:8080 ",
         "[192.0.2.2]:tcp:8443 ",
+        "[192.0.2.2]:tcp:8444 ",
         "[192.0.2.2]:tcp:2525 ",
         "[192.0.2.2]:tcp:5353 ",
         "[192.0.2.2]:tcp:9999 ",

@@ -15,9 +15,10 @@ use hyper::header::{CONNECTION, HOST, USER_AGENT};
 use hyper::{Method, Request, Version};
 use hyper_util::rt::TokioIo;
 use ka_check::{Failure, HttpProbe, HttpResponse, ProbeOutcome};
-use ka_model::lvs::{Connection, HttpProtocol};
+use ka_model::lvs::{Connection, HttpProtocol, SslConfig};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -66,15 +67,30 @@ impl ServerCertVerifier for NoVerify {
     }
 }
 
-/// The TLS client configuration of SSL_GET: ring, TLS 1.2 and 1.3, no verification.
-pub fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
+/// The TLS client configuration of SSL_GET: ring, TLS 1.2 and 1.3, no verification,
+/// and the top-level `SSL` block's client certificate and key when both are given (PEM;
+/// `password`-protected keys and `ca` are not used: rustls reads no encrypted keys and
+/// nothing is verified).
+pub fn tls_config(ssl: Option<&SslConfig>) -> Result<Arc<rustls::ClientConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(Arc::new(NoVerify(provider)));
+    let cfg = match ssl.and_then(|s| Some((s.certificate.as_ref()?, s.key.as_ref()?))) {
+        Some((cert, key)) => {
+            let certs = CertificateDer::pem_file_iter(cert)
+                .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| format!("SSL certificate {cert}: {e}"))?;
+            let key =
+                PrivateKeyDer::from_pem_file(key).map_err(|e| format!("SSL key {key}: {e}"))?;
+            builder
+                .with_client_auth_cert(certs, key)
+                .map_err(|e| format!("SSL certificate/key: {e}"))?
+        }
+        None => builder.with_no_client_auth(),
+    };
     Ok(Arc::new(cfg))
 }
 
@@ -265,7 +281,42 @@ mod tests {
     }
 
     #[test]
-    fn tls_config_builds() {
-        tls_config().unwrap();
+    fn tls_config_builds_with_and_without_a_client_certificate() {
+        assert!(!tls_config(None)
+            .unwrap()
+            .client_auth_cert_resolver
+            .has_certs());
+        let dir = std::env::temp_dir().join(format!("ka-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (cert, key) = (dir.join("c.pem"), dir.join("k.pem"));
+        let out = std::process::Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+            ])
+            .args(["-nodes", "-days", "1", "-subj", "/CN=checker", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("openssl CLI (Debian package openssl)");
+        assert!(out.status.success());
+        let ssl = SslConfig {
+            certificate: Some(cert.display().to_string()),
+            key: Some(key.display().to_string()),
+            ..SslConfig::default()
+        };
+        let cfg = tls_config(Some(&ssl)).unwrap();
+        assert!(cfg.client_auth_cert_resolver.has_certs());
+        let missing = SslConfig {
+            certificate: Some(dir.join("none.pem").display().to_string()),
+            ..ssl
+        };
+        assert!(tls_config(Some(&missing)).unwrap_err().contains("none.pem"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

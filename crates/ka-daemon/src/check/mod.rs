@@ -180,18 +180,13 @@ pub fn spawn(
     });
     let ctx = probe::Ctx {
         tls: if needs_tls {
-            Some(http::tls_config()?)
+            Some(http::tls_config(cfg.lvs.ssl.as_ref())?)
         } else {
             None
         },
     };
-    if cfg
-        .lvs
-        .ssl
-        .as_ref()
-        .is_some_and(|s| s.certificate.is_some())
-    {
-        warn!("SSL block: client certificates are not sent yet (SSL_GET connects without one)");
+    if cfg.lvs.ssl.as_ref().is_some_and(|s| s.password.is_some()) {
+        warn!("SSL block: password-protected keys cannot be read (use an unencrypted key)");
     }
     let names = Names::new(&cfg.lvs);
     if let Ok(mut t) = status.lock() {

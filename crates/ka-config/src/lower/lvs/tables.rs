@@ -225,8 +225,8 @@ pub const SSL: BlockSpec = BlockSpec {
     keywords: &[
         kw("password", P),
         kw("ca", P),
-        kw("certificate", P),
-        kw("key", P),
+        kw("certificate", S),
+        kw("key", S),
     ],
 };
 
