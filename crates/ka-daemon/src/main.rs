@@ -8,6 +8,7 @@
 mod check;
 mod check_cmd;
 mod daemon;
+mod demo;
 mod genhash;
 mod script;
 mod sniff;
@@ -119,6 +120,8 @@ enum Cmd {
     Sniff(SniffArgs),
     /// Print the MD5 digest of a page, for HTTP_GET/SSL_GET `digest` (keepalived's genhash).
     Genhash(genhash::Args),
+    /// Two-node failover demo in network namespaces (needs root); removes all it made.
+    Demo(demo::Args),
     /// Show the running daemon's instances (over the control socket).
     Status(StatusArgs),
     /// Make the running daemon reload its configuration, as SIGHUP does.
@@ -222,6 +225,7 @@ fn main() -> ExitCode {
         }
         Some(Cmd::Sniff(a)) => sniff_cmd(&a),
         Some(Cmd::Genhash(a)) => genhash::run(&a),
+        Some(Cmd::Demo(a)) => demo::run(&a),
         Some(Cmd::Status(a)) => daemon::control::status_cmd(&a.control_socket, a.json),
         Some(Cmd::Reload(a)) => daemon::control::reload_cmd(&a.control_socket),
         None => {
