@@ -9,6 +9,7 @@
 mod common;
 
 use common::{run, wait_until};
+use nix::fcntl::{Flock, FlockArg};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
@@ -21,8 +22,36 @@ struct Demo {
     seen: Vec<String>,
 }
 
+/// Every demo sweeps, at start-up, what killed demos left. So that only the demo of
+/// `a_killed_demo_is_swept_by_the_next_run` sweeps the demo that test kills, demos start
+/// under a shared lock (until they print their first line, after the sweep) and that test
+/// holds it exclusively from the kill until its second demo has started.
+fn startup_lock(exclusive: bool) -> Flock<std::fs::File> {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(std::env::temp_dir().join("ka-demo-e2e.lock"))
+        .unwrap();
+    let how = if exclusive {
+        FlockArg::LockExclusive
+    } else {
+        FlockArg::LockShared
+    };
+    Flock::lock(f, how).map_err(|(_, e)| e).unwrap()
+}
+
 impl Demo {
+    /// Starts a demo and waits for its first line (its start-up sweep is over).
     fn start(args: &[&str]) -> Demo {
+        let lock = startup_lock(false);
+        let mut d = Demo::spawn(args);
+        d.wait_line("keepalived-rs demo:", Duration::from_secs(60));
+        drop(lock);
+        d
+    }
+
+    fn spawn(args: &[&str]) -> Demo {
         let mut child = Command::new(env!("CARGO_BIN_EXE_keepalived-rs"))
             .arg("demo")
             .args(args)
@@ -226,12 +255,15 @@ fn a_killed_demo_is_swept_by_the_next_run() {
     let mut first = Demo::start(&["--advert-int", "0.1", "--keep"]);
     let first_tag = first.tag();
     first.wait_line("left running until Ctrl-C", Duration::from_secs(60));
+    let lock = startup_lock(true);
     first.signal("-KILL");
     let (code, _) = first.finish(Duration::from_secs(10));
     assert_eq!(code, None, "killed by a signal");
     assert_eq!(namespaces(&first_tag).len(), 6, "SIGKILL leaves them");
     assert!(!processes(&first_tag).is_empty(), "and lb2's daemon");
-    let mut second = Demo::start(&["--advert-int", "0.1", "--requests", "2"]);
+    let mut second = Demo::spawn(&["--advert-int", "0.1", "--requests", "2"]);
+    second.wait_line("keepalived-rs demo:", Duration::from_secs(60));
+    drop(lock);
     let (code, out) = second.finish(Duration::from_secs(120));
     assert_eq!(code, Some(0), "{out}");
     assert!(
