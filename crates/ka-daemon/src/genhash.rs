@@ -105,6 +105,7 @@ pub fn run(a: &Args) -> ExitCode {
     };
     let p = probe_of(a);
     let ctx = probe::Ctx {
+        scripts: None,
         tls: if a.ssl {
             match http::tls_config(None) {
                 Ok(c) => Some(c),

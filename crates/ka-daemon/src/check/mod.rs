@@ -178,7 +178,9 @@ pub fn spawn(
                 .any(|c| matches!(c.kind, CheckerKind::Ssl(_)))
         })
     });
+    let scripts = script::Scripts::from_config(cfg)?;
     let ctx = probe::Ctx {
+        scripts: Some(scripts.clone()),
         tls: if needs_tls {
             Some(http::tls_config(cfg.lvs.ssl.as_ref())?)
         } else {
@@ -235,6 +237,7 @@ pub fn spawn(
         clock,
         in_flight: HashMap::new(),
         notifies: tokio::task::JoinSet::new(),
+        scripts,
         stats: Stats {
             since: tokio::time::Instant::now(),
             probes: 0,
@@ -284,6 +287,7 @@ struct Driver {
     clock: tokio::time::Instant,
     in_flight: HashMap<ProbeId, CheckerId>,
     notifies: tokio::task::JoinSet<()>,
+    scripts: script::Scripts,
     stats: Stats,
 }
 
@@ -557,13 +561,14 @@ impl Driver {
                         s.path()
                     );
                     let s = s.clone();
+                    let scripts = self.scripts.clone();
                     let t = if *stopping {
                         NOTIFY_TIMEOUT_STOPPING
                     } else {
                         NOTIFY_TIMEOUT
                     };
                     self.notifies
-                        .spawn_local(async move { script::run_notify(&s, t).await });
+                        .spawn_local(async move { scripts.run_notify(&s, t).await });
                 }
             }
             Event::ProbeFailed {

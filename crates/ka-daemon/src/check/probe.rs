@@ -33,6 +33,8 @@ const UDP_MAX_REPLY: usize = 65_536;
 pub struct Ctx {
     /// TLS client configuration for SSL_GET (built once).
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// Script policy and runner for MISC_CHECK.
+    pub scripts: Option<script::Scripts>,
 }
 
 /// Runs one probe to its end; never takes (much) longer than its timeout (MISC_CHECK:
@@ -40,7 +42,10 @@ pub struct Ctx {
 pub async fn run(probe: &Probe, ctx: &Ctx) -> ProbeOutcome {
     let deadline = Instant::now() + probe.timeout;
     if let ProbeKind::Misc { script: s, .. } = &probe.kind {
-        return ProbeOutcome::Exit(script::run_misc(s, probe.timeout).await);
+        let Some(scripts) = &ctx.scripts else {
+            return ProbeOutcome::NotRun("no script runner".into());
+        };
+        return ProbeOutcome::Exit(scripts.run_misc(s, probe.timeout).await);
     }
     let Some(conn) = &probe.connection else {
         return ProbeOutcome::NotRun("probe without connection parameters".into());
