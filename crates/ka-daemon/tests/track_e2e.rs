@@ -178,6 +178,15 @@ fn track_process_quorum_moves_the_vip() {
     drop(sleeper);
     vip_moves(&p, VIP, false, &da, &db, "process stopped");
     assert!(da.log().contains("Track_process(tp)"), "{}", da.log());
+    // Which way the daemon learnt of the process (the proc connector only works in the
+    // initial network namespace; here it polls /proc).
+    let mode = da
+        .log()
+        .lines()
+        .find(|l| l.contains("proc connector"))
+        .map(str::to_owned);
+    assert!(mode.is_some(), "{}", da.log());
+    eprintln!("{}", mode.unwrap_or_default());
 }
 
 #[test]

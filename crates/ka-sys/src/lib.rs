@@ -30,6 +30,8 @@
 //! - [`probe`]: health-checker sockets: TCP/UDP with `bindto`, `bind_port`, `bind_if`
 //!   (`SO_BINDTODEVICE`) and `fwmark` (`SO_MARK`) handed to tokio; raw ICMP/ICMPv6 echo
 //!   ([`probe::EchoSocket`]) for PING_CHECK.
+//! - [`proc_events`]: the netlink proc connector (fork/exec/comm/exit events) that tells
+//!   `track_process` when to rescan; initial network namespace only.
 //! - [`process`]: scripts' credentials (script user, supplementary groups, own process
 //!   group), process group signals, non-blocking notify FIFOs, a bounded `/proc` scan for
 //!   `track_process`.
@@ -69,6 +71,7 @@ pub mod netns;
 pub mod nft;
 pub mod packet;
 pub mod probe;
+pub mod proc_events;
 pub mod process;
 pub mod route;
 pub mod sysctl;

@@ -1142,7 +1142,10 @@ fn compat_note(block: &str, keyword: &str, status: Status) -> &'static str {
         ("vrrp_instance", "notify_deleted") => "acted on when a reload removes the instance",
         ("track_file", "file") => "polled every 0.5 s (keepalived: inotify)",
         ("vrrp_track_process", "process") => {
-            "/proc scanned every 0.5 s (keepalived: the proc connector)"
+            "netlink proc connector events as keepalived; in other network namespaces (no connector there) /proc is scanned every 0.5 s"
+        }
+        ("global_defs", "notify_fifo" | "vrrp_notify_fifo") => {
+            "keepalived's lines; STOP lines reach the FIFO script at exit; a FIFO the daemon created is removed at exit (keepalived 2.2.7 leaves it)"
         }
         ("vrrp_script", "timeout") => "SIGTERM to the process group, SIGKILL 2 s later",
         (_, "enable_script_security") => {

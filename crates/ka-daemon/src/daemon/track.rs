@@ -8,8 +8,10 @@
 //! * Files: read at start (after `init_file`), then polled every [`POLL`] (a bounded
 //!   poll, not inotify: one `read` of a small file per tracked file and tick); a changed
 //!   value is fed as `TrackState::Value` (the engine applies `value * weight`).
-//! * Processes: a bounded `/proc` scan at start and every [`POLL`] (not the netlink
-//!   proc connector keepalived uses); counts of matching processes go through
+//! * Processes: a bounded `/proc` scan at start, then again 50 ms after fork/exec/comm/exit
+//!   events from the netlink proc connector (as keepalived; one scan per burst, and a
+//!   safety scan every 10 s), or every [`POLL`] where the connector is unavailable (it
+//!   works in the initial network namespace only); counts of matching processes go through
 //!   `ka_vrrp::track::ProcessQuorum` (`quorum`, `quorum_max`, `fork_delay`,
 //!   `terminate_delay`).
 //!
@@ -24,12 +26,18 @@ use ka_vrrp::Router;
 use ka_vrrp::{TrackConfig, TrackId, TrackState};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::script::{Runner, ScriptPolicy};
 
-/// Poll period of tracked files and processes.
+/// Poll period of tracked files, and of processes without the proc connector.
 pub(super) const POLL: Duration = Duration::from_millis(500);
+/// With the proc connector: delay of a rescan after an event (one scan per burst), and
+/// the period of a safety rescan without events.
+const DEBOUNCE: Duration = Duration::from_millis(50);
+const FALLBACK: Duration = Duration::from_secs(10);
+/// `ENOBUFS`: the kernel dropped events for a slow reader.
+const ENOBUFS: i32 = 105;
 
 /// A tracked object's new state, for `Router::handle_track`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -321,19 +329,59 @@ impl Tracking {
                     let us = u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
                     ka_vrrp::Instant::from_micros(us)
                 };
+                let mut events = match ka_sys::proc_events::ProcEvents::new() {
+                    Ok(e) => {
+                        info!("track_process: proc connector events (rescan on change)");
+                        Some(e)
+                    }
+                    Err(e) => {
+                        info!(
+                            "track_process: no proc connector ({e}): /proc scanned every {POLL:?}"
+                        );
+                        None
+                    }
+                };
+                // Rescan now: something may have started before the subscription.
+                let mut scan_at = Some(tokio::time::Instant::now());
                 loop {
-                    let due = procs.iter().filter_map(|(_, q)| q.poll_timeout()).min();
-                    let wait = match due {
-                        Some(d) => {
-                            let left = d.as_micros().saturating_sub(now().as_micros());
-                            POLL.min(Duration::from_micros(left))
+                    let base = tokio::time::Instant::now();
+                    let idle = if events.is_some() { FALLBACK } else { POLL };
+                    let mut at = scan_at.unwrap_or(base + idle);
+                    if let Some(d) = procs.iter().filter_map(|(_, q)| q.poll_timeout()).min() {
+                        let left = d.as_micros().saturating_sub(now().as_micros());
+                        at = at.min(base + Duration::from_micros(left));
+                    }
+                    let ev = async {
+                        match events.as_mut() {
+                            Some(e) => Some(e.next().await),
+                            None => std::future::pending().await,
                         }
-                        None => POLL,
                     };
                     tokio::select! {
-                        () = tokio::time::sleep(wait) => {}
+                        () = tokio::time::sleep_until(at) => {}
+                        r = ev => {
+                            let rescan = match r {
+                                Some(Ok(ka_sys::proc_events::ProcEvent::Other)) | None => false,
+                                Some(Ok(_)) => true,
+                                Some(Err(e)) if e.raw_os_error() == Some(ENOBUFS) => {
+                                    debug!("track_process: proc events lost, rescanning");
+                                    true
+                                }
+                                Some(Err(e)) => {
+                                    warn!("track_process: proc connector failed ({e}), polling");
+                                    events = None;
+                                    true
+                                }
+                            };
+                            if rescan {
+                                // Debounced: one scan for a burst of events.
+                                scan_at.get_or_insert(tokio::time::Instant::now() + DEBOUNCE);
+                            }
+                            continue;
+                        }
                         () = tx.closed() => return,
                     }
+                    scan_at = None;
                     let scan = tokio::task::spawn_blocking(move || {
                         ka_sys::process::scan_processes(cmdline)
                     })
