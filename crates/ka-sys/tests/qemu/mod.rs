@@ -244,7 +244,8 @@ pub fn run_in_guest(name: &str, files: &[(PathBuf, String)], timeout: Duration) 
     run.serial
 }
 
-struct RemoveFile(PathBuf);
+/// Removes a file when dropped (also when a test panics).
+pub struct RemoveFile(pub PathBuf);
 impl Drop for RemoveFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
