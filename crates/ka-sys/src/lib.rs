@@ -36,6 +36,7 @@
 //!   group), process group signals, non-blocking notify FIFOs, a bounded `/proc` scan for
 //!   `track_process`.
 //! - [`netns`]: `net_namespace NAME` (enter a named namespace before the runtime starts).
+//! - [`timer`]: [`PreciseTimer`], a timerfd one-shot (tokio's timers are 1-2 ms late).
 //! - [`error`]: the crate's [`Error`]; interface name/index look-ups.
 //!
 //! # Call order (daemon)
@@ -54,8 +55,8 @@
 //! namespace it was created in, whichever thread uses it later.
 //!
 //! # Unsafe
-//! Two places, each with a `SAFETY` comment: registering an owned socket with tokio's
-//! `AsyncFd` (`fd.rs`) and building a `sockaddr_ll` (`packet.rs`). Everything else goes
+//! Two places, each with a `SAFETY` comment: registering an owned socket or timerfd with
+//! tokio's `AsyncFd` (`fd.rs`) and building a `sockaddr_ll` (`packet.rs`). Everything else goes
 //! through socket2, nix and rtnetlink.
 //!
 //! # Tests
@@ -75,6 +76,7 @@ pub mod proc_events;
 pub mod process;
 pub mod route;
 pub mod sysctl;
+pub mod timer;
 pub mod vmac;
 pub mod vrrp_socket;
 
@@ -84,5 +86,6 @@ pub use monitor::{Event, Monitor};
 pub use netlink::{AddrSpec, IfAddr, Link, Netlink, OperState};
 pub use packet::{PacketSocket, RxFrame};
 pub use route::{RouteSpec, RuleSpec};
+pub use timer::PreciseTimer;
 pub use vmac::vmac_address;
 pub use vrrp_socket::{RxPacket, VrrpSocket};

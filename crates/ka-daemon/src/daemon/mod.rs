@@ -4,8 +4,8 @@
 //!
 //! The daemon holds no protocol decision: it decodes packets (checksum verified, TTL and
 //! destination reported in `RxMeta`), feeds them, link changes and timeouts to the
-//! router, and after every input applies the router's output in order: address changes,
-//! then transmissions, then events (logged with `tracing`).
+//! router, and after every input applies the router's output in order: adverts, address
+//! changes, the other transmissions (GARP/NA), then events (logged with `tracing`).
 //!
 //! `io` applies the router's output, `events` logs its events, `reload` re-reads the
 //! configuration on SIGHUP and on the control socket's `reload` (and owns the VRRP receive
@@ -449,12 +449,22 @@ async fn async_main(
         ifname: &ifname,
         real_servers: &real_servers,
     };
+    // Engine timers on a timerfd (tokio's own timers fire up to ~2 ms late).
+    let mut timer = ka_sys::PreciseTimer::new()
+        .map_err(|e| warn!("no precise timer, using tokio's: {e}"))
+        .ok();
     loop {
         let deadline = router.poll_timeout().map(|t| clock.deadline(t));
         let sleep = async {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(d).await,
-                None => std::future::pending().await,
+            match (deadline, timer.as_mut()) {
+                (Some(d), Some(t)) => {
+                    if let Err(e) = t.sleep_until(d.into_std()).await {
+                        warn!("precise timer: {e}");
+                        tokio::time::sleep_until(d).await;
+                    }
+                }
+                (Some(d), None) => tokio::time::sleep_until(d).await,
+                (None, _) => std::future::pending().await,
             }
         };
         let link_event = async {
