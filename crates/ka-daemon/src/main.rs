@@ -89,6 +89,9 @@ struct KeepalivedArgs {
     /// Run in network namespace NAME.
     #[arg(short = 's', long = "namespace", value_name = "NAME")]
     namespace: Option<String>,
+    /// Data plane of the virtual servers: auto (IPVS if the kernel has it), nftables, ipvs.
+    #[arg(long = "lb-backend", value_name = "BACKEND", default_value = "auto")]
+    lb_backend: daemon::lvs::BackendKind,
     /// Error if any configuration file is missing.
     #[arg(short = 'e', long = "all-config")]
     all_config: bool,
@@ -271,6 +274,7 @@ fn main() -> ExitCode {
                 vrrp_only: ka.vrrp,
                 check_only: ka.check,
                 control_socket: ka.control_socket,
+                lb_backend: ka.lb_backend,
             })
         }
     }

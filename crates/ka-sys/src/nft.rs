@@ -14,7 +14,8 @@
 //! ```
 //! * Weights become slots of the map (divided by their greatest common divisor, scaled to
 //!   at most [`MAX_SLOTS`] slots, every live destination keeps at least one), interleaved
-//!   like a smooth weighted round robin. Weight 0 takes no new connection, as in IPVS;
+//!   like a smooth weighted round robin. Weight 0 takes no new connection, as in IPVS
+//!   (its chain and counters stay, no map slot leads to it);
 //!   connections already made keep flowing (conntrack holds their translation), also
 //!   across a table replacement.
 //! * Schedulers: `rr` (weights ignored, as IPVS) and `wrr` use `numgen inc`; `sh`, `mh`
@@ -251,7 +252,8 @@ pub fn render(table: &Table) -> Ruleset {
             );
         }
         // Destinations that can carry new connections, in key order.
-        let mut live: Vec<(DestKey, u32)> = Vec::new();
+        let mut present: Vec<DestKey> = Vec::new();
+        let mut live: Vec<(usize, u32)> = Vec::new();
         for (dk, d) in &svc.dests {
             match d.forwarding {
                 Forwarding::Nat => {}
@@ -279,13 +281,19 @@ pub fn render(table: &Table) -> Ruleset {
                     "connection thresholds (uthreshold/lthreshold) are not enforced by nftables",
                 );
             }
+            // Weight 0 keeps its chain (and counters, as IPVS keeps the destination) but
+            // gets no map slot: no new connection.
+            present.push(*dk);
             if d.weight > 0 {
-                live.push((*dk, d.weight));
+                live.push((present.len() - 1, d.weight));
             }
         }
         if matches!(svc.attrs.scheduler.as_str(), "fo" | "ovf") {
             // Everything to the highest weight (the first of equals, as IPVS fo).
-            if let Some(best) = live.iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0))) {
+            if let Some(best) = live
+                .iter()
+                .max_by(|a, b| a.1.cmp(&b.1).then(present[b.0].cmp(&present[a.0])))
+            {
                 live = vec![*best];
             }
         }
@@ -306,7 +314,7 @@ pub fn render(table: &Table) -> Ruleset {
             let map: Vec<String> = order
                 .iter()
                 .enumerate()
-                .map(|(slot, &di)| format!("{slot} : goto {sname}d{di}"))
+                .map(|(slot, &li)| format!("{slot} : goto {sname}d{}", live[li].0))
                 .collect();
             let _ = writeln!(
                 body,
@@ -316,7 +324,7 @@ pub fn render(table: &Table) -> Ruleset {
             );
         }
         let _ = writeln!(body, "  }}");
-        for (di, (dk, _)) in live.iter().enumerate() {
+        for (di, dk) in present.iter().enumerate() {
             let cname = format!("{sname}d{di}");
             let _ = writeln!(body, "  chain {cname} {{");
             // A port translation needs a transport protocol match before it.
@@ -583,9 +591,12 @@ mod tests {
         assert!(rs
             .text
             .contains("meta l4proto tcp counter dnat ip to 198.51.100.10:8080"));
-        // Weight 0: no chain, no slot.
-        assert!(!rs.text.contains("198.51.100.12"));
-        assert_eq!(rs.chains.len(), 2);
+        // Weight 0: a chain (counters, as IPVS keeps the destination) but no slot.
+        assert!(rs
+            .text
+            .contains("chain s0d2 {\n    meta l4proto tcp counter dnat ip to 198.51.100.12:8080"));
+        assert!(!rs.text.contains(": goto s0d2"));
+        assert_eq!(rs.chains.len(), 3);
     }
 
     #[test]
@@ -631,8 +642,10 @@ mod tests {
         // fo: the highest weight only; no port: the client's port is kept.
         assert!(rs
             .text
-            .contains("numgen random mod 1 vmap { 0 : goto s2d0 }"));
-        assert!(rs.text.contains("counter dnat ip to 198.51.100.11\n"));
+            .contains("numgen random mod 1 vmap { 0 : goto s2d1 }"));
+        assert!(rs
+            .text
+            .contains("chain s2d1 {\n    counter dnat ip to 198.51.100.11\n"));
         assert_eq!(rs.refused.len(), 1);
         assert!(rs.refused[0].to_string().contains("DR and TUN"));
     }

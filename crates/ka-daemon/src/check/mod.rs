@@ -623,14 +623,33 @@ impl Plan {
         self.vrrp
     }
 
+    /// Whether the checkers (and with them the data plane) run.
+    pub fn runs_checker(&self) -> bool {
+        self.checker.is_some()
+    }
+
     /// Runs the checker (if planned) beside `vrrp` (or, without it, until SIGTERM or
     /// SIGINT); stops the checker when VRRP ends. Must run inside a `LocalSet`.
+    ///
+    /// `lvs`, when given, is fed the checker's events and programs the data plane; it
+    /// ends (removing what it made) after the checker.
     pub async fn run(
         self,
         vrrp: Option<impl std::future::Future<Output = std::process::ExitCode>>,
+        lvs: Option<crate::daemon::lvs::Lvs>,
     ) -> std::process::ExitCode {
+        let (lb_tx, lb_task) = match lvs {
+            Some(l) => {
+                let (tx, rx) = mpsc::channel(RESULT_QUEUE);
+                (
+                    Some(tx),
+                    Some(tokio::task::spawn_local(crate::daemon::lvs::run(l, rx))),
+                )
+            }
+            None => (None, None),
+        };
         let handle = match &self.checker {
-            Some(cfg) => match spawn(cfg, None, Arc::clone(&self.status)) {
+            Some(cfg) => match spawn(cfg, lb_tx, Arc::clone(&self.status)) {
                 Ok(h) => Some(h),
                 Err(e) => {
                     tracing::error!("cannot start the checker: {e}");
@@ -645,6 +664,10 @@ impl Plan {
         };
         if let Some(h) = handle {
             h.stop().await;
+        }
+        // The checker's sender is gone: the data plane task shuts down.
+        if let Some(t) = lb_task {
+            let _ = t.await;
         }
         code
     }

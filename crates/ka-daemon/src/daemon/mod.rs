@@ -26,6 +26,7 @@ pub mod dump;
 mod events;
 mod firewall;
 mod io;
+pub mod lvs;
 pub mod map;
 pub mod net;
 mod notify;
@@ -71,12 +72,14 @@ pub struct Options {
     pub dont_release_vrrp: bool,
     /// `-s NAME`: run in a named network namespace.
     pub namespace: Option<String>,
-    /// `-P`: VRRP only.
+    /// `-P`: VRRP only (virtual servers are neither checked nor programmed).
     pub vrrp_only: bool,
-    /// `-C`: health checkers only.
+    /// `-C`: health checkers (and the data plane) only.
     pub check_only: bool,
     /// `--control-socket PATH`.
     pub control_socket: PathBuf,
+    /// `--lb-backend`: the data plane of the virtual servers.
+    pub lb_backend: lvs::BackendKind,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT. Exit status 0 after a clean stop, 1 when the
@@ -87,6 +90,18 @@ pub fn run(opts: &Options) -> ExitCode {
         return ExitCode::from(1);
     };
     let plan = crate::check::Plan::new(&cfg, opts.vrrp_only, opts.check_only);
+    // The data plane runs with the checkers, which feed it.
+    let lvs = if plan.runs_checker() {
+        match lvs::Lvs::new(cfg.lvs.clone(), opts.lb_backend) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                error!("{e}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        None
+    };
     if let Some(ns) = &opts.namespace {
         if let Err(e) = ka_sys::netns::enter_named(ns) {
             error!("cannot enter network namespace {ns}: {e}");
@@ -123,7 +138,7 @@ pub fn run(opts: &Options) -> ExitCode {
     let vrrp = plan
         .run_vrrp()
         .then(|| async_main(cfg.vrrp, opts.dont_release_vrrp, source, opts, real_servers));
-    let code = local.block_on(&rt, plan.run(vrrp));
+    let code = local.block_on(&rt, plan.run(vrrp, lvs));
     for p in &pid_files {
         let _ = std::fs::remove_file(p);
     }

@@ -185,6 +185,11 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(ns: &Netns, dir: &TmpDir, tag: &str, conf: &str) -> Daemon {
+        Daemon::start_with(ns, dir, tag, conf, &["-P"])
+    }
+
+    /// Like [`Daemon::start`] with other options than `-P` (VRRP only).
+    pub fn start_with(ns: &Netns, dir: &TmpDir, tag: &str, conf: &str, opts: &[&str]) -> Daemon {
         let cfg = dir.0.join(format!("{tag}.conf"));
         std::fs::write(&cfg, conf).unwrap();
         let log = dir.0.join(format!("{tag}.log"));
@@ -197,7 +202,9 @@ impl Daemon {
                 &ns.name,
                 env!("CARGO_BIN_EXE_keepalived-rs"),
             ])
-            .args(["-n", "-l", "-P", "-D", "-f"])
+            .args(["-n", "-l", "-D"])
+            .args(opts)
+            .arg("-f")
             .arg(&cfg)
             .arg("-p")
             .arg(&pid)
@@ -308,4 +315,102 @@ impl Drop for Keepalived {
             let _ = self.child.wait();
         }
     }
+}
+
+/// A veth between namespaces `a` and `b` with an address (CIDR) on each end; the names.
+pub fn link(a: &Netns, a_addr: &str, b: &Netns, b_addr: &str) -> (String, String) {
+    let (x, y) = (unique_name("kdx"), unique_name("kdy"));
+    ip(&[
+        "link", "add", &x, "netns", &a.name, "type", "veth", "peer", "name", &y, "netns", &b.name,
+    ]);
+    a.ip(&["addr", "add", a_addr, "dev", &x]);
+    b.ip(&["addr", "add", b_addr, "dev", &y]);
+    a.ip(&["link", "set", &x, "up"]);
+    b.ip(&["link", "set", &y, "up"]);
+    (x, y)
+}
+
+/// Runs `f` on a thread that has entered namespace `ns`.
+pub fn in_netns<R: Send, F: FnOnce() -> R + Send>(ns: &Netns, f: F) -> R {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            ka_sys::netns::enter_named(&ns.name).unwrap();
+            f()
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
+/// A TCP server in a namespace answering each connection with an HTTP/1.0 response
+/// whose body is its name; stopped on drop.
+pub struct TcpBackend {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TcpBackend {
+    pub fn start(ns: &Netns, name: &'static str, port: u16) -> TcpBackend {
+        use std::io::{Read, Write};
+        let listener = in_netns(ns, || {
+            std::net::TcpListener::bind(("0.0.0.0", port)).unwrap()
+        });
+        listener.set_nonblocking(true).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let st = std::sync::Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            while !st.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut s, _)) => {
+                        let _ = s.set_nonblocking(false);
+                        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                        let mut buf = [0u8; 512];
+                        let _ = s.read(&mut buf);
+                        let _ = s.write_all(format!("HTTP/1.0 200 OK\r\n\r\n{name}").as_bytes());
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        });
+        TcpBackend {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for TcpBackend {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// `n` HTTP/1.0 requests from namespace `client` to `to`; how many each body (back-end
+/// name) answered, `-` counting failures.
+pub fn http_requests(
+    client: &Netns,
+    to: std::net::SocketAddr,
+    n: usize,
+) -> std::collections::BTreeMap<String, usize> {
+    use std::io::{Read, Write};
+    in_netns(client, || {
+        let mut seen = std::collections::BTreeMap::new();
+        for _ in 0..n {
+            let who = std::net::TcpStream::connect_timeout(&to, Duration::from_secs(2))
+                .ok()
+                .and_then(|mut s| {
+                    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+                    s.write_all(b"GET / HTTP/1.0\r\n\r\n").ok()?;
+                    let mut body = String::new();
+                    s.read_to_string(&mut body).ok()?;
+                    body.rsplit("\r\n\r\n").next().map(str::to_owned)
+                })
+                .unwrap_or_else(|| "-".into());
+            *seen.entry(who).or_insert(0) += 1;
+        }
+        seen
+    })
 }

@@ -1,0 +1,239 @@
+//! End-to-end: the real `keepalived-rs` programs a NAT `virtual_server` into nftables
+//! (`--lb-backend nftables`) on a load balancer in a namespace; a client's requests to
+//! the VIP reach both back ends by weight; on SIGTERM the table is removed.
+//!
+//! Root, `ip`, `nft` (Debian nftables). Addresses: 192.0.2.0/24 (client side) and
+//! 198.51.100.0/24 (back ends).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{http_requests, link, wait_until, Daemon, Netns, TcpBackend, TmpDir};
+use std::time::Duration;
+
+const VIP: &str = "192.0.2.100";
+
+fn conf(client_if: &str, w1: u32, w2: u32) -> String {
+    format!(
+        "vrrp_instance VI_1 {{\n  state MASTER\n  interface {client_if}\n  virtual_router_id 51\n  \
+         priority 150\n  advert_int 0.1\n  virtual_ipaddress {{\n    {VIP}/32\n  }}\n}}\n\
+         virtual_server {VIP} 80 {{\n  lb_algo wrr\n  lb_kind NAT\n  protocol TCP\n\
+         \n  real_server 198.51.100.10 8080 {{\n    weight {w1}\n  }}\n\
+         \n  real_server 198.51.100.20 8080 {{\n    weight {w2}\n  }}\n}}\n"
+    )
+}
+
+/// Two real servers with a TCP_CHECK each; `inhibit` keeps a failed one at weight 0.
+fn checked_conf(client_if: &str, inhibit: bool) -> String {
+    let inhibit = if inhibit {
+        "    inhibit_on_failure\n"
+    } else {
+        ""
+    };
+    let rs = |addr: &str| {
+        format!(
+            "  real_server {addr} 8080 {{\n    weight 1\n{inhibit}    TCP_CHECK {{\n      \
+             connect_timeout 1\n      retry 0\n    }}\n  }}\n"
+        )
+    };
+    format!(
+        "vrrp_instance VI_1 {{\n  state MASTER\n  interface {client_if}\n  virtual_router_id 51\n  \
+         priority 150\n  advert_int 0.1\n  virtual_ipaddress {{\n    {VIP}/32\n  }}\n}}\n\
+         virtual_server {VIP} 80 {{\n  delay_loop 1\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n\
+         {}{}}}\n",
+        rs("198.51.100.10"),
+        rs("198.51.100.20")
+    )
+}
+
+fn nft_tables(ns: &Netns) -> String {
+    common::run("ip", &["netns", "exec", &ns.name, "nft", "list", "tables"])
+}
+
+#[test]
+fn nat_virtual_server_through_nftables() {
+    let (client, lb, b1, b2) = (Netns::new(), Netns::new(), Netns::new(), Netns::new());
+    let (_, lb_client_if) = link(&client, "192.0.2.2/24", &lb, "192.0.2.1/24");
+    link(&lb, "198.51.100.1/28", &b1, "198.51.100.10/28");
+    link(&lb, "198.51.100.17/28", &b2, "198.51.100.20/28");
+    common::run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &lb.name,
+            "sysctl",
+            "-qw",
+            "net.ipv4.ip_forward=1",
+        ],
+    );
+    b1.ip(&["route", "add", "default", "via", "198.51.100.1"]);
+    b2.ip(&["route", "add", "default", "via", "198.51.100.17"]);
+    let _w1 = TcpBackend::start(&b1, "web1", 8080);
+    let _w2 = TcpBackend::start(&b2, "web2", 8080);
+
+    let dir = TmpDir::new();
+    let mut d = Daemon::start_with(
+        &lb,
+        &dir,
+        "lb",
+        &conf(&lb_client_if, 2, 1),
+        &["--lb-backend", "nftables"],
+    );
+    let up = wait_until(Duration::from_secs(8), || {
+        lb.has(&lb_client_if, VIP) && nft_tables(&lb).contains("keepalived_rs")
+    });
+    assert!(up.is_some(), "no VIP or no table\n{}", d.log());
+    let to = format!("{VIP}:80").parse().unwrap();
+    let got = http_requests(&client, to, 90);
+    assert_eq!(
+        (got.get("web1"), got.get("web2"), got.get("-")),
+        (Some(&60), Some(&30), None),
+        "wrr 2:1 over 90 connections\n{got:?}\n{}",
+        d.log()
+    );
+    assert!(
+        d.log().contains("load balancer: nftables backend"),
+        "{}",
+        d.log()
+    );
+
+    // SIGTERM: VIP released and our table removed.
+    d.signal("-TERM");
+    assert_eq!(d.wait_exit(Duration::from_secs(5)), Some(0), "{}", d.log());
+    assert!(!lb.has(&lb_client_if, VIP));
+    assert!(!nft_tables(&lb).contains("keepalived_rs"), "{}", d.log());
+}
+
+#[test]
+fn vrrp_only_flag_leaves_the_data_plane_alone() {
+    let (peer, lb) = (Netns::new(), Netns::new());
+    let (_, lb_if) = link(&peer, "192.0.2.2/24", &lb, "192.0.2.1/24");
+    let dir = TmpDir::new();
+    let d = Daemon::start(&lb, &dir, "lb", &conf(&lb_if, 1, 1));
+    assert!(
+        wait_until(Duration::from_secs(8), || lb.has(&lb_if, VIP)).is_some(),
+        "{}",
+        d.log()
+    );
+    assert!(!nft_tables(&lb).contains("keepalived_rs"), "{}", d.log());
+}
+
+/// A load balancer in front of two back ends, both answering.
+struct Site {
+    client: Netns,
+    lb: Netns,
+    b2: Netns,
+    lb_client_if: String,
+    _b1: Netns,
+}
+
+fn site() -> Site {
+    let (client, lb, b1, b2) = (Netns::new(), Netns::new(), Netns::new(), Netns::new());
+    let (_, lb_client_if) = link(&client, "192.0.2.2/24", &lb, "192.0.2.1/24");
+    link(&lb, "198.51.100.1/28", &b1, "198.51.100.10/28");
+    link(&lb, "198.51.100.17/28", &b2, "198.51.100.20/28");
+    common::run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &lb.name,
+            "sysctl",
+            "-qw",
+            "net.ipv4.ip_forward=1",
+        ],
+    );
+    b1.ip(&["route", "add", "default", "via", "198.51.100.1"]);
+    b2.ip(&["route", "add", "default", "via", "198.51.100.17"]);
+    Site {
+        client,
+        lb,
+        b2,
+        lb_client_if,
+        _b1: b1,
+    }
+}
+
+/// A back end that stops answering is taken out by its TCP_CHECK (removed, or weight 0
+/// with inhibit_on_failure) and put back when it answers again; requests follow.
+fn dead_back_end(inhibit: bool) {
+    let s = site();
+    let _w1 = TcpBackend::start(&s._b1, "web1", 8080);
+    let w2 = TcpBackend::start(&s.b2, "web2", 8080);
+    let dir = TmpDir::new();
+    let d = Daemon::start_with(
+        &s.lb,
+        &dir,
+        "lb",
+        &checked_conf(&s.lb_client_if, inhibit),
+        &["--lb-backend", "nftables"],
+    );
+    let to = format!("{VIP}:80").parse().unwrap();
+    let up = wait_until(Duration::from_secs(8), || {
+        s.lb.has(&s.lb_client_if, VIP) && nft_tables(&s.lb).contains("keepalived_rs")
+    });
+    assert!(up.is_some(), "no VIP or no table\n{}", d.log());
+    let got = http_requests(&s.client, to, 40);
+    assert_eq!(
+        (got.get("web1"), got.get("web2")),
+        (Some(&20), Some(&20)),
+        "rr over two live back ends\n{got:?}\n{}",
+        d.log()
+    );
+
+    drop(w2);
+    let out = wait_until(Duration::from_secs(10), || {
+        d.log().contains("Removing service [198.51.100.20]")
+    });
+    assert!(out.is_some(), "web2 never taken out\n{}", d.log());
+    // The table is rewritten right after the verdict; allow it a moment.
+    let only_web1 = wait_until(Duration::from_secs(3), || {
+        http_requests(&s.client, to, 4).get("web1") == Some(&4)
+    });
+    assert!(
+        only_web1.is_some(),
+        "requests still sent to web2\n{}",
+        d.log()
+    );
+    let got = http_requests(&s.client, to, 20);
+    assert_eq!(got.get("web1"), Some(&20), "{got:?}\n{}", d.log());
+    let ruleset = common::run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &s.lb.name,
+            "nft",
+            "list",
+            "table",
+            "inet",
+            "keepalived_rs",
+        ],
+    );
+    assert_eq!(
+        ruleset.contains("198.51.100.20"),
+        inhibit,
+        "a failed server stays in the table (at weight 0) only with inhibit_on_failure\n{ruleset}"
+    );
+
+    let _w2 = TcpBackend::start(&s.b2, "web2", 8080);
+    let back = wait_until(Duration::from_secs(10), || {
+        d.log().contains("Adding service [198.51.100.20]")
+    });
+    assert!(back.is_some(), "web2 never put back\n{}", d.log());
+    let both = wait_until(Duration::from_secs(3), || {
+        http_requests(&s.client, to, 4).get("web2").is_some()
+    });
+    assert!(both.is_some(), "no request reaches web2 again\n{}", d.log());
+}
+
+#[test]
+fn dead_back_end_is_removed_and_put_back() {
+    dead_back_end(false);
+}
+
+#[test]
+fn dead_back_end_is_inhibited_and_put_back() {
+    dead_back_end(true);
+}
