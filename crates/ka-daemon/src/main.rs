@@ -211,6 +211,15 @@ struct SniffArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // One-shot commands die quietly on a closed pipe (`| head`); the daemon ignores SIGPIPE.
+    let one_shot = match &cli.cmd {
+        Some(Cmd::Demo(_)) => false,
+        Some(_) => true,
+        None => cli.ka.version || cli.ka.signum.is_some() || cli.ka.config_test.is_some(),
+    };
+    if one_shot {
+        ka_sys::process::default_sigpipe();
+    }
     match cli.cmd {
         Some(Cmd::Check(a)) => {
             let file = a

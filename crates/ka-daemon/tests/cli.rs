@@ -140,3 +140,40 @@ fn sniff_reads_captures() {
     let (code, _, _) = run(bin().args(["sniff", "-r", "/nonexistent.pcap"]));
     assert_eq!(code, 2);
 }
+
+/// `check --dump FILE | head -1`: the reader goes away after one line; the command must end
+/// quietly by SIGPIPE (as `cat` would), not panic on the failed write.
+#[test]
+fn dump_into_a_closed_pipe_ends_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    // A dump far larger than a pipe's buffer (64 KiB), so the writer meets the closed pipe.
+    let mut text = String::new();
+    for i in 0..400 {
+        text.push_str(&format!(
+            "virtual_server 192.0.2.{} {} {{\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n  \
+             real_server 198.51.100.1 80 {{\n    TCP_CHECK {{\n      connect_timeout 3\n    }}\n  }}\n}}\n",
+            1 + i % 250,
+            1000 + i
+        ));
+    }
+    let conf = tmp_conf("big-dump.conf", &text);
+    let mut child = bin()
+        .args(["check", "--dump", "--no-host-checks"])
+        .arg(&conf)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert_eq!(first.trim(), "{");
+    // The reader (dropped above) is gone; the rest of the dump hits a closed pipe.
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.signal(), Some(13), "{:?} {stderr}", out.status);
+}

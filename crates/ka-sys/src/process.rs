@@ -121,6 +121,19 @@ pub fn prepare_command(cmd: &mut std::process::Command, creds: &Credentials) {
     }
 }
 
+/// Restores the default action of `SIGPIPE` (the Rust runtime ignores it), for the
+/// one-shot commands: `keepalived-rs check --dump FILE | head` then ends quietly on the
+/// closed pipe as other Unix tools do, instead of failing a write (`println!` panics on
+/// `EPIPE`). The daemon keeps it ignored: a closed control-socket client or script pipe
+/// must never kill it.
+#[allow(unsafe_code)]
+pub fn default_sigpipe() {
+    // SAFETY: SIG_DFL installs no handler (no code runs in signal context); called at the
+    // start of `main`, before any other thread exists.
+    let _ =
+        unsafe { nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) };
+}
+
 /// Sends `SIGTERM` (or `SIGKILL` when `kill`) to the process group `pgid`. `ESRCH` (the
 /// group is gone) is not an error.
 pub fn signal_group(pgid: u32, kill: bool) -> io::Result<()> {
