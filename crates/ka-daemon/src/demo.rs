@@ -13,8 +13,11 @@
 //! veth pair created directly inside the namespaces (nothing is ever added to the host's own
 //! namespace). Each web back end is a thread of this process that entered its namespace and
 //! answers HTTP with its name and the address the request came from (so the client sees
-//! which balancer forwarded it). Two `keepalived-rs -n -l -P` daemons (this executable, under
-//! `ip netns exec`) run the bundled `examples/demo/keepalived.conf` with `-i lb1` / `-i lb2`.
+//! which balancer forwarded it). Two `keepalived-rs -n -l` daemons (this executable, under
+//! `ip netns exec`) run the bundled `examples/demo/keepalived.conf` with `-i lb1` / `-i lb2`:
+//! the VRRP instance, the HTTP_GET checks and the virtual server, balanced by their own
+//! nftables data plane (`--lb-backend nftables`); the demo only adds forwarding and a
+//! masquerade toward the back ends.
 //!
 //! Call order in [`run`]: refuse early (not root, `ip`/`nft` missing), sweep what a killed
 //! earlier demo left, build, start the back ends, the forwarding and the daemons, wait for a
@@ -597,7 +600,7 @@ fn demo(lab: &mut Lab, args: &Args, stop: &AtomicBool) -> Result<()> {
     check(stop)?;
     let conf = start_daemons(lab, adv)?;
     println!(
-        "  lb1, lb2: keepalived-rs -n -l -P -f {} -i lb1|lb2 (logs beside it)",
+        "  lb1, lb2: keepalived-rs -n -l --lb-backend nftables -f {} -i lb1|lb2 (logs beside it): VRRP, HTTP_GET checks of web1/web2, and VIP:80 balanced over them",
         conf.display()
     );
 
@@ -916,38 +919,22 @@ fn answer(mut s: TcpStream, peer: SocketAddr, name: &str) -> std::io::Result<()>
     )
 }
 
-/// The stand-in for the LVS data plane, and the only place that forwards traffic: on each
-/// balancer, nftables DNAT of VIP:80 to the two real servers, round robin (numgen), only
-/// while the node holds the VIP (`fib daddr type local`, as IPVS sees only local
-/// addresses), with masquerade toward the back ends (so they need no route through the
-/// VIP). Replaced when keepalived-rs programs virtual_server itself.
+/// The balancers forward (ip_forward) and masquerade what they send to the back-end LAN: a
+/// topology choice of the demo, so the back ends need no route back to the client and each
+/// answer names the balancer it came through. The balancing itself (DNAT of VIP:80 to the
+/// real servers, by weight, only to servers whose HTTP_GET passes) is keepalived-rs's own
+/// data plane, programmed from `virtual_server` (nftables table `inet keepalived_rs`).
 fn set_up_forwarding(lab: &Lab) -> Result<()> {
-    println!(
-        "forwarding: nftables rules set up by the demo; keepalived-rs will program this from virtual_server when the LVS data plane lands"
-    );
-    let map: Vec<String> = WEBS
-        .iter()
-        .enumerate()
-        .map(|(i, (_, a))| format!("{i} : {}", a.split('/').next().unwrap_or(a)))
-        .collect();
-    let ruleset = format!(
-        "table ip keepalived_rs_demo {{\n\
-         \tchain prerouting {{\n\
-         \t\ttype nat hook prerouting priority dstnat; policy accept;\n\
-         \t\tip daddr {VIP} tcp dport 80 fib daddr type local dnat to numgen inc mod {} map {{ {} }}\n\
-         \t}}\n\
-         \tchain postrouting {{\n\
+    let ruleset = "table ip keepalived_rs_demo {\n\
+         \tchain postrouting {\n\
          \t\ttype nat hook postrouting priority srcnat; policy accept;\n\
          \t\toifname \"eth1\" ip daddr 198.51.100.0/24 masquerade\n\
-         \t}}\n\
-         }}\n",
-        WEBS.len(),
-        map.join(", ")
-    );
+         \t}\n\
+         }\n";
     for lb in &LBS {
         let ns = lab.ns(lb.name);
         ns_exec(&ns, "sysctl", &["-qw", "net.ipv4.ip_forward=1"], None)?;
-        ns_exec(&ns, "nft", &["-f", "-"], Some(&ruleset))?;
+        ns_exec(&ns, "nft", &["-f", "-"], Some(ruleset))?;
     }
     Ok(())
 }
@@ -976,7 +963,7 @@ fn start_daemons(lab: &mut Lab, adv: AdvertCs) -> Result<PathBuf> {
         let child = Command::new("ip")
             .args(["netns", "exec", &lab.ns(lb.name)])
             .arg(&exe)
-            .args(["-n", "-l", "-P", "-f"])
+            .args(["-n", "-l", "--lb-backend", "nftables", "-f"])
             .arg(&conf)
             .args(["-i", lb.name, "-p"])
             .arg(lab.dir.join(format!("{}.pid", lb.name)))
