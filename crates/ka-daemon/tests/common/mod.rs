@@ -138,21 +138,25 @@ impl Pair {
             ns.ip(&["link", "set", ifname, "up"]);
         }
         for (ns, ifname) in [(&p.a, &p.a_if), (&p.b, &p.b_if)] {
-            let ok = wait_until(Duration::from_secs(5), || {
-                let v: serde_json::Value =
-                    serde_json::from_str(&ns.ip(&["-j", "addr", "show", "dev", ifname])).unwrap();
-                v[0]["addr_info"].as_array().is_some_and(|a| {
-                    a.iter().any(|a| {
-                        a["scope"] == "link"
-                            && a["family"] == "inet6"
-                            && a.get("tentative").is_none()
-                    })
-                })
-            });
-            assert!(ok.is_some(), "no usable link-local address on {ifname}");
+            wait_link_local(ns, ifname);
         }
         p
     }
+}
+
+/// Waits (5 s at most) until `ifname` in `ns` has a usable (not tentative) IPv6 link-local
+/// address: VRRPv3 over IPv6 sends from it.
+pub fn wait_link_local(ns: &Netns, ifname: &str) {
+    let ok = wait_until(Duration::from_secs(5), || {
+        let v: serde_json::Value =
+            serde_json::from_str(&ns.ip(&["-j", "addr", "show", "dev", ifname])).unwrap();
+        v[0]["addr_info"].as_array().is_some_and(|a| {
+            a.iter().any(|a| {
+                a["scope"] == "link" && a["family"] == "inet6" && a.get("tentative").is_none()
+            })
+        })
+    });
+    assert!(ok.is_some(), "no usable link-local address on {ifname}");
 }
 
 /// A temporary directory for configuration, pid and log files, removed on drop.
@@ -413,4 +417,67 @@ pub fn http_requests(
         }
         seen
     })
+}
+
+/// `n` nodes on one bridge (held by a hub namespace): node i has 192.0.2.(i+1)/24 and
+/// 2001:db8::(i+1)/64 on its interface; ready once every link-local address is usable.
+#[derive(Debug)]
+pub struct Lan {
+    pub nodes: Vec<(Netns, String)>,
+    pub hub: Netns,
+}
+
+impl Lan {
+    pub fn new(n: usize) -> Lan {
+        let hub = Netns::new();
+        hub.ip(&[
+            "link",
+            "add",
+            "br0",
+            "type",
+            "bridge",
+            "mcast_snooping",
+            "0",
+        ]);
+        hub.ip(&["link", "set", "br0", "up"]);
+        let mut nodes = Vec::new();
+        for i in 0..n {
+            let ns = Netns::new();
+            let ifname = unique_name("kln");
+            let port = format!("p{i}");
+            ip(&[
+                "link", "add", &ifname, "netns", &ns.name, "type", "veth", "peer", "name", &port,
+                "netns", &hub.name,
+            ]);
+            hub.ip(&["link", "set", &port, "master", "br0", "up"]);
+            ns.ip(&[
+                "addr",
+                "add",
+                &format!("192.0.2.{}/24", i + 1),
+                "dev",
+                &ifname,
+            ]);
+            ns.ip(&[
+                "addr",
+                "add",
+                &format!("2001:db8::{:x}/64", i + 1),
+                "dev",
+                &ifname,
+                "nodad",
+            ]);
+            ns.ip(&["link", "set", &ifname, "up"]);
+            nodes.push((ns, ifname));
+        }
+        for (ns, ifname) in &nodes {
+            wait_link_local(ns, ifname);
+        }
+        Lan { nodes, hub }
+    }
+
+    /// Which nodes hold `addr`.
+    pub fn holders(&self, addr: &str) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].0.has(&self.nodes[i].1, addr))
+            .collect()
+    }
 }
