@@ -22,6 +22,11 @@ done
 # linux-image-amd64 is a metapackage: its dependency is the real kernel package.
 pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
 if [ -z "$pkg" ]; then
+  # A fresh machine may have no package lists yet.
+  apt-get update -qq >/dev/null 2>&1 || true
+  pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+fi
+if [ -z "$pkg" ]; then
   echo "prepare-kernel: apt-cache knows no linux-image-amd64 dependency (run apt-get update)" >&2
   exit 1
 fi
