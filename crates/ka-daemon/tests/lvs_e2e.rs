@@ -52,23 +52,13 @@ fn nft_tables(ns: &Netns) -> String {
 
 #[test]
 fn nat_virtual_server_through_nftables() {
-    let (client, lb, b1, b2) = (Netns::new(), Netns::new(), Netns::new(), Netns::new());
-    let (_, lb_client_if) = link(&client, "192.0.2.2/24", &lb, "192.0.2.1/24");
-    link(&lb, "198.51.100.1/28", &b1, "198.51.100.10/28");
-    link(&lb, "198.51.100.17/28", &b2, "198.51.100.20/28");
-    common::run(
-        "ip",
-        &[
-            "netns",
-            "exec",
-            &lb.name,
-            "sysctl",
-            "-qw",
-            "net.ipv4.ip_forward=1",
-        ],
-    );
-    b1.ip(&["route", "add", "default", "via", "198.51.100.1"]);
-    b2.ip(&["route", "add", "default", "via", "198.51.100.17"]);
+    let Site {
+        client,
+        lb,
+        b2,
+        lb_client_if,
+        _b1: b1,
+    } = site();
     let _w1 = TcpBackend::start(&b1, "web1", 8080);
     let _w2 = TcpBackend::start(&b2, "web2", 8080);
 

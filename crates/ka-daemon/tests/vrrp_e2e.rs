@@ -165,7 +165,12 @@ fn v2_pass_auth_election_and_mismatch() {
         da2.log()
     );
     assert!(p.b.has(&p.b_if, VIP), "b yielded to a wrong password");
-    assert!(db.log().contains("AuthFailure"), "{}", db.log());
+    // a's first advert leaves before its VIP is added; b may log the drop a moment later.
+    assert!(
+        wait_until(Duration::from_secs(3), || db.log().contains("AuthFailure")).is_some(),
+        "{}",
+        db.log()
+    );
 }
 
 #[test]
@@ -247,21 +252,38 @@ fn ka_conf(ifname: &str, prio: u8) -> String {
     )
 }
 
-#[test]
-fn interop_keepalived_master_ours_backup() {
+/// keepalived 2.2.7 master (priority 150), ours backup (100): ours must stay backup while
+/// keepalived advertises and take over when keepalived stops (its priority-0 advert).
+fn keepalived_master_ours_backup(
+    version: u8,
+    advert_int: &str,
+    extra: &str,
+    vip: &str,
+    addr: &str,
+) {
     let p = Pair::new();
     let dir = TmpDir::new();
-    let mut ka = Keepalived::start(&p.a, &dir, "ka", &ka_conf(&p.a_if, 150));
+    let kconf = format!(
+        "global_defs {{\n  router_id kde2e\n}}\n{}",
+        conf_vip(&p.a_if, version, 150, advert_int, extra, vip)
+    );
+    let mut ka = Keepalived::start(&p.a, &dir, "ka", &kconf);
     assert!(
-        wait_until(Duration::from_secs(8), || p.a.has(&p.a_if, VIP)).is_some(),
+        wait_until(Duration::from_secs(10), || p.a.has(&p.a_if, addr)).is_some(),
         "keepalived never became master\n{}",
         ka.log()
     );
-    let db = Daemon::start(&p.b, &dir, "b", &conf(&p.b_if, 3, 100, "0.1", ""));
-    // Ours would be master after 0.36 s if it did not accept keepalived's adverts.
-    std::thread::sleep(Duration::from_millis(1500));
+    let db = Daemon::start(
+        &p.b,
+        &dir,
+        "b",
+        &conf_vip(&p.b_if, version, 100, advert_int, extra, vip),
+    );
+    // Past ours' Master_Down_Interval (3.6 s at 1 s, 0.36 s at 0.1 s).
+    let settle = if advert_int == "1" { 5000 } else { 1500 };
+    std::thread::sleep(Duration::from_millis(settle));
     assert!(
-        !p.b.has(&p.b_if, VIP),
+        !p.b.has(&p.b_if, addr),
         "ours took the VIP from keepalived\n{}",
         db.log()
     );
@@ -270,9 +292,36 @@ fn interop_keepalived_master_ours_backup() {
         ka.terminate(Duration::from_secs(5)),
         "keepalived did not stop"
     );
-    let t = wait_until(Duration::from_secs(2), || p.b.has(&p.b_if, VIP));
+    let t = wait_until(Duration::from_secs(3), || p.b.has(&p.b_if, addr));
     assert!(t.is_some(), "ours did not take over\n{}", db.log());
     assert!(db.log().contains("PriorityZeroReceived"), "{}", db.log());
+}
+
+#[test]
+fn interop_keepalived_master_ours_backup() {
+    keepalived_master_ours_backup(3, "0.1", "", &format!("{VIP}/32"), VIP);
+}
+
+#[test]
+fn interop_keepalived_master_ours_backup_v2_no_auth() {
+    keepalived_master_ours_backup(2, "1", "", &format!("{VIP}/32"), VIP);
+}
+
+#[test]
+fn interop_keepalived_master_ours_backup_v2_pass() {
+    let auth = "  authentication {\n    auth_type PASS\n    auth_pass s3cret\n  }\n";
+    keepalived_master_ours_backup(2, "1", auth, &format!("{VIP}/32"), VIP);
+}
+
+#[test]
+fn interop_keepalived_master_ours_backup_v3_ipv6() {
+    keepalived_master_ours_backup(3, "0.1", "", "2001:db8::100/128", "2001:db8::100");
+}
+
+/// Ours master (v2, no authentication), keepalived backup.
+#[test]
+fn interop_v2_no_auth_ours_master_keepalived_backup() {
+    interop_ours_master(2, "1", "", &format!("{VIP}/32"), VIP);
 }
 
 #[test]

@@ -1,8 +1,7 @@
 //! End-to-end, the real `keepalived-rs` binary in network namespaces: three nodes on one
 //! bridge (election by priority, failover to the next priority, the returning master
-//! preempts), nopreempt and preempt_delay, the master's link going down, and interop with
-//! keepalived 2.2.7 as master for v2 (no auth and PASS) and v3 over IPv6 and v2 as backup
-//! without auth (the other directions are in vrrp_e2e.rs).
+//! preempts), nopreempt and preempt_delay, the master's link going down. Interop with
+//! keepalived is in vrrp_e2e.rs.
 //!
 //! Root; addresses from 192.0.2.0/24 and 2001:db8::/64; every wait bounded; namespaces and
 //! daemons removed on drop.
@@ -10,7 +9,7 @@
 
 mod common;
 
-use common::{wait_until, Daemon, Keepalived, Lan, Pair, TmpDir};
+use common::{wait_until, Daemon, Lan, Pair, TmpDir};
 use std::time::{Duration, Instant};
 
 const VIP: &str = "192.0.2.100";
@@ -251,99 +250,5 @@ fn master_link_down_backup_takes_over_and_master_returns() {
         "a did not come back as master\n--- a ---\n{}\n--- b ---\n{}",
         da.log(),
         db.log()
-    );
-}
-
-/// keepalived 2.2.7 master (priority 150), ours backup (100): ours must stay backup while
-/// keepalived advertises and take over when keepalived stops (its priority-0 advert).
-fn keepalived_master_ours_backup(
-    version: u8,
-    advert_int: &str,
-    extra: &str,
-    vip: &str,
-    addr: &str,
-) {
-    let p = Pair::new();
-    let dir = TmpDir::new();
-    let kconf = format!(
-        "global_defs {{\n  router_id kde2e\n}}\n{}",
-        conf(&p.a_if, version, 150, advert_int, extra, vip)
-    );
-    let mut ka = Keepalived::start(&p.a, &dir, "ka", &kconf);
-    assert!(
-        wait_until(Duration::from_secs(10), || p.a.has(&p.a_if, addr)).is_some(),
-        "keepalived never became master\n{}",
-        ka.log()
-    );
-    let db = Daemon::start(
-        &p.b,
-        &dir,
-        "b",
-        &conf(&p.b_if, version, 100, advert_int, extra, vip),
-    );
-    // Past ours' Master_Down_Interval (3.6 s at 1 s, 0.36 s at 0.1 s).
-    let settle = if advert_int == "1" { 5000 } else { 1500 };
-    std::thread::sleep(Duration::from_millis(settle));
-    assert!(
-        !p.b.has(&p.b_if, addr),
-        "ours took the VIP from keepalived\n{}",
-        db.log()
-    );
-    assert!(db.log().contains("Entering BACKUP STATE"), "{}", db.log());
-    assert!(
-        ka.terminate(Duration::from_secs(5)),
-        "keepalived did not stop"
-    );
-    let t = wait_until(Duration::from_secs(3), || p.b.has(&p.b_if, addr));
-    assert!(t.is_some(), "ours did not take over\n{}", db.log());
-    assert!(db.log().contains("PriorityZeroReceived"), "{}", db.log());
-}
-
-#[test]
-fn interop_keepalived_master_ours_backup_v2_no_auth() {
-    keepalived_master_ours_backup(2, "1", "", &format!("{VIP}/32"), VIP);
-}
-
-#[test]
-fn interop_keepalived_master_ours_backup_v2_pass() {
-    let auth = "  authentication {\n    auth_type PASS\n    auth_pass s3cret\n  }\n";
-    keepalived_master_ours_backup(2, "1", auth, &format!("{VIP}/32"), VIP);
-}
-
-#[test]
-fn interop_keepalived_master_ours_backup_v3_ipv6() {
-    keepalived_master_ours_backup(3, "0.1", "", "2001:db8::100/128", "2001:db8::100");
-}
-
-/// Ours master (v2, no authentication), keepalived backup: keepalived accepts our adverts
-/// and takes over on our priority 0.
-#[test]
-fn interop_ours_master_keepalived_backup_v2_no_auth() {
-    let p = Pair::new();
-    let dir = TmpDir::new();
-    let vip = format!("{VIP}/32");
-    let da = Daemon::start(&p.a, &dir, "a", &conf(&p.a_if, 2, 150, "1", "", &vip));
-    assert!(
-        wait_until(LONG, || p.a.has(&p.a_if, VIP)).is_some(),
-        "ours never became master\n{}",
-        da.log()
-    );
-    let kconf = format!(
-        "global_defs {{\n  router_id kde2e\n}}\n{}",
-        conf(&p.b_if, 2, 100, "1", "", &vip)
-    );
-    let ka = Keepalived::start(&p.b, &dir, "kb", &kconf);
-    std::thread::sleep(Duration::from_millis(5000));
-    assert!(
-        !p.b.has(&p.b_if, VIP),
-        "keepalived took the VIP: our adverts were not accepted\n{}",
-        ka.log()
-    );
-    assert!(ka.log().contains("Entering BACKUP STATE"), "{}", ka.log());
-    da.signal("-TERM");
-    assert!(
-        wait_until(Duration::from_secs(3), || p.b.has(&p.b_if, VIP)).is_some(),
-        "keepalived did not take over\n{}",
-        ka.log()
     );
 }
