@@ -10,6 +10,7 @@ mod check_cmd;
 mod daemon;
 mod demo;
 mod genhash;
+mod realserver;
 mod script;
 mod sniff;
 
@@ -129,6 +130,9 @@ enum Cmd {
     Status(StatusArgs),
     /// Make the running daemon reload its configuration, as SIGHUP does.
     Reload(ReloadArgs),
+    /// Prepare this host as an LVS DR or TUN back end, undo it, or check it.
+    #[command(subcommand)]
+    Realserver(realserver::Cmd),
 }
 
 #[derive(Debug, clap::Args)]
@@ -240,6 +244,7 @@ fn main() -> ExitCode {
         Some(Cmd::Demo(a)) => demo::run(&a),
         Some(Cmd::Status(a)) => daemon::control::status_cmd(&a.control_socket, a.json),
         Some(Cmd::Reload(a)) => daemon::control::reload_cmd(&a.control_socket),
+        Some(Cmd::Realserver(c)) => realserver::run(&c),
         None => {
             let ka = cli.ka;
             if ka.version {

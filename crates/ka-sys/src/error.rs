@@ -48,6 +48,14 @@ pub enum Error {
     /// A netlink message the kernel sent could not be understood.
     #[error("netlink: {0}")]
     Decode(String),
+    /// A kernel module could not be loaded (`modprobe` failed or the module is absent).
+    #[error("kernel module {name} could not be loaded: {detail}")]
+    Module {
+        /// The module, e.g. `"ipip"`.
+        name: String,
+        /// What modprobe said.
+        detail: String,
+    },
     /// The `nft` program failed or said something we could not read.
     #[error("nftables: {0}")]
     Nft(String),

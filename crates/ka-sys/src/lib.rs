@@ -35,6 +35,8 @@
 //! - [`process`]: scripts' credentials (script user, supplementary groups, own process
 //!   group), process group signals, non-blocking notify FIFOs, a bounded `/proc` scan for
 //!   `track_process`.
+//! - [`tunnel`]: LVS-TUN back ends: `ipip` / `ip6_tunnel` module check and `modprobe`,
+//!   catch-all `tunl0` / `ip6tnl0` devices ([`Netlink::add_catchall_tunnel`]).
 //! - [`netns`]: `net_namespace NAME` (enter a named namespace before the runtime starts).
 //! - [`timer`]: [`PreciseTimer`], a timerfd one-shot (tokio's timers are 1-2 ms late).
 //! - [`error`]: the crate's [`Error`]; interface name/index look-ups.
@@ -77,6 +79,7 @@ pub mod process;
 pub mod route;
 pub mod sysctl;
 pub mod timer;
+pub mod tunnel;
 pub mod vmac;
 pub mod vrrp_socket;
 

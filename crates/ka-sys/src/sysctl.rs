@@ -1,5 +1,6 @@
-//! Per-interface sysctls (`/proc/sys/net/{ipv4,ipv6}/conf/IFNAME/PARAM`) in the network
-//! namespace of the calling thread, and the settings keepalived applies for `use_vmac`.
+//! Per-interface sysctls (`/proc/sys/net/{ipv4,ipv6}/conf/IFNAME/PARAM`, `IFNAME` also
+//! `all` or `default`) in the network namespace of the calling thread, and the settings
+//! keepalived applies for `use_vmac`.
 //!
 //! keepalived 2.2.7 sets, on the VMAC interface: `arp_ignore=1` (no ARP replies there
 //! for the parent's addresses), `accept_local=1` (hear another local instance),

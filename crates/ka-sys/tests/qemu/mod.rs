@@ -29,7 +29,8 @@ pub fn in_guest() -> bool {
 }
 
 fn here() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/qemu")
+    // Also right when another crate's tests include this file (`#[path]`).
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../ka-sys/tests/qemu")
 }
 
 /// The kernel cache (under the target directory, shared by every test binary).
@@ -200,7 +201,11 @@ impl Drop for RemoveDir {
 
 /// This test binary with its debug information stripped (it is copied into RAM).
 pub fn stripped_self() -> PathBuf {
-    let me = std::env::current_exe().unwrap();
+    stripped_copy(&std::env::current_exe().unwrap())
+}
+
+/// A copy of executable `me` without its debug information, under the target directory.
+pub fn stripped_copy(me: &Path) -> PathBuf {
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "{}-guest-{}-{}",
         me.file_name().unwrap().to_string_lossy(),
@@ -209,11 +214,11 @@ pub fn stripped_self() -> PathBuf {
     ));
     let st = Command::new("objcopy")
         .arg("--strip-debug")
-        .arg(&me)
+        .arg(me)
         .arg(&out)
         .status();
     if !st.map(|s| s.success()).unwrap_or(false) {
-        std::fs::copy(&me, &out).unwrap();
+        std::fs::copy(me, &out).unwrap();
     }
     out
 }

@@ -1,0 +1,493 @@
+//! `keepalived-rs realserver dr|tun|check` for real: in network namespaces this test makes
+//! (the `net.ipv4.conf.all.*` sysctls are per namespace), and for TUN in a qemu guest
+//! booting Debian's kernel (the host kernel has no ipip module).
+//!
+//! - apply twice: the second run changes nothing (sysctls, addresses and the state file
+//!   compared) and says so; `check` reports the missing items before and none after;
+//!   `--undo` restores the original sysctls exactly (non-default values included) and
+//!   removes only the addresses it added;
+//! - the back end after `realserver dr`: a peer on the same LAN gets no ARP answer for the
+//!   VIP (nor a neighbour advertisement for the IPv6 VIP) while packets to the VIP routed
+//!   to the back end, as a DR director forwards them, are answered; the same probe
+//!   answered once the VIP sits on lo without the sysctls shows the probe can fail.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+#[path = "../../ka-sys/tests/qemu/mod.rs"]
+mod qemu;
+
+use common::{link, run, Netns, TmpDir};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_keepalived-rs");
+
+/// `keepalived-rs realserver ARGS --state STATE` in `ns`: (exit status, stdout).
+fn realserver(ns: &Netns, state: &Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns.name, BIN, "realserver"])
+        .args(args)
+        .arg("--state")
+        .arg(state)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("realserver {}:\n{stdout}{stderr}", args.join(" "));
+    (out.status.code().unwrap_or(-1), stdout)
+}
+
+const PARAMS: [&str; 3] = ["arp_ignore", "arp_announce", "rp_filter"];
+
+/// The ARP/rp_filter sysctls of `all`, `default` and `lo`, and lo's addresses and flags.
+fn snapshot(ns: &Netns) -> Vec<String> {
+    let mut out = Vec::new();
+    for ifname in ["all", "default", "lo"] {
+        for p in PARAMS {
+            let v = run(
+                "ip",
+                &[
+                    "netns",
+                    "exec",
+                    &ns.name,
+                    "cat",
+                    &format!("/proc/sys/net/ipv4/conf/{ifname}/{p}"),
+                ],
+            );
+            out.push(format!("{ifname}.{p}={}", v.trim()));
+        }
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&ns.ip(&["-j", "addr", "show", "dev", "lo"])).unwrap();
+    out.push(format!("lo flags {}", v[0]["flags"]));
+    for a in v[0]["addr_info"].as_array().unwrap() {
+        out.push(format!("lo {}/{}", a["local"], a["prefixlen"]));
+    }
+    out
+}
+
+fn set_sysctl(ns: &Netns, key: &str, value: &str) {
+    run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &ns.name,
+            "sysctl",
+            "-qw",
+            &format!("{key}={value}"),
+        ],
+    );
+}
+
+#[test]
+fn dr_apply_twice_changes_nothing_and_undo_restores() {
+    let ns = Netns::new();
+    let dir = TmpDir::new();
+    let state = dir.0.join("run/realserver.json");
+    // Not the kernel's defaults, so "restored" cannot mean "reset".
+    set_sysctl(&ns, "net.ipv4.conf.all.arp_announce", "1");
+    set_sysctl(&ns, "net.ipv4.conf.lo.arp_ignore", "2");
+    // An address the operator put there: kept by --undo although it is one of the VIPs.
+    ns.ip(&["addr", "add", "203.0.113.11/32", "dev", "lo"]);
+    let before = snapshot(&ns);
+    let vips = [
+        "--vip",
+        "203.0.113.10",
+        "--vip",
+        "203.0.113.11/32",
+        "--vip",
+        "2001:db8::10",
+    ];
+
+    let (code, out) = realserver(&ns, &state, &[&["check", "dr"][..], &vips[..]].concat());
+    assert_eq!(code, 1, "{out}");
+    for missing in [
+        "missing  net.ipv4.conf.all.arp_ignore = 0 (want 1 or 2)",
+        "missing  net.ipv4.conf.all.arp_announce = 1 (want 2)",
+        "missing  net.ipv4.conf.lo.arp_announce = 0 (want 2)",
+        "missing  203.0.113.10/32 on lo",
+        "missing  2001:db8::10/128 on lo",
+        "ok       net.ipv4.conf.lo.arp_ignore = 2",
+        "ok       203.0.113.11/32 on lo",
+        "5 item(s) missing",
+    ] {
+        assert!(out.contains(missing), "{missing:?} not in:\n{out}");
+    }
+    assert!(!state.exists(), "check wrote the state file");
+    assert_eq!(snapshot(&ns), before, "check changed something");
+
+    let (code, out) = realserver(&ns, &state, &[&["dr"][..], &vips[..]].concat());
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out.matches("changed  ").count(), 5, "{out}");
+    assert!(out.contains("changed  net.ipv4.conf.all.arp_announce 1 -> 2"));
+    let applied = snapshot(&ns);
+    for want in [
+        "all.arp_ignore=1",
+        "all.arp_announce=2",
+        "lo.arp_ignore=2",
+        "lo.arp_announce=2",
+        "lo \"203.0.113.10\"/32",
+        "lo \"2001:db8::10\"/128",
+    ] {
+        assert!(
+            applied.iter().any(|l| l == want),
+            "{want} not in {applied:?}"
+        );
+    }
+    let recorded = std::fs::read(&state).unwrap();
+
+    let (code, out) = realserver(&ns, &state, &[&["dr"][..], &vips[..]].concat());
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("changed"), "{out}");
+    assert!(out.contains("nothing to change"), "{out}");
+    assert_eq!(snapshot(&ns), applied, "the second run changed the kernel");
+    assert_eq!(
+        std::fs::read(&state).unwrap(),
+        recorded,
+        "the second run rewrote the state"
+    );
+
+    // check: from the arguments, and from the state file alone.
+    let (code, out) = realserver(&ns, &state, &[&["check", "dr"][..], &vips[..]].concat());
+    assert_eq!((code, out.contains("missing  ")), (0, false), "{out}");
+    let (code, out) = realserver(&ns, &state, &["check"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("ok       203.0.113.10/32 on lo"), "{out}");
+
+    // A TUN undo touches nothing of DR's.
+    let (code, out) = realserver(&ns, &state, &["tun", "--undo"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(snapshot(&ns), applied);
+
+    let (code, out) = realserver(&ns, &state, &["dr", "--undo"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        snapshot(&ns),
+        before,
+        "--undo did not restore the original state"
+    );
+    assert!(
+        ns.has("lo", "203.0.113.11"),
+        "the operator's address was removed"
+    );
+    assert!(!state.exists(), "state file left after a complete undo");
+    let (code, out) = realserver(&ns, &state, &[&["check", "dr"][..], &vips[..]].concat());
+    assert_eq!(code, 1, "{out}");
+    // Undo again: nothing recorded, nothing done.
+    let (code, out) = realserver(&ns, &state, &["dr", "--undo"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("nothing to undo"), "{out}");
+    assert_eq!(snapshot(&ns), before);
+}
+
+#[test]
+fn dr_partial_undo_keeps_the_sysctls_until_the_last_vip() {
+    let ns = Netns::new();
+    let dir = TmpDir::new();
+    let state = dir.0.join("realserver.json");
+    let before = snapshot(&ns);
+    let (code, _) = realserver(
+        &ns,
+        &state,
+        &["dr", "--vip", "203.0.113.10", "--vip", "203.0.113.12"],
+    );
+    assert_eq!(code, 0);
+    let (code, out) = realserver(&ns, &state, &["dr", "--undo", "--vip", "203.0.113.10"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!ns.has("lo", "203.0.113.10") && ns.has("lo", "203.0.113.12"));
+    assert!(
+        snapshot(&ns).iter().any(|l| l == "all.arp_ignore=1"),
+        "{out}"
+    );
+    // An operator changed one of ours meanwhile: left as the operator set it.
+    set_sysctl(&ns, "net.ipv4.conf.lo.arp_announce", "1");
+    let (code, out) = realserver(&ns, &state, &["dr", "--undo"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("kept     net.ipv4.conf.lo.arp_announce = 1"),
+        "{out}"
+    );
+    let mut want = before.clone();
+    for l in &mut want {
+        if l == "lo.arp_announce=0" {
+            *l = "lo.arp_announce=1".into();
+        }
+    }
+    assert_eq!(snapshot(&ns), want);
+}
+
+#[test]
+fn bad_input_is_refused_with_a_reason() {
+    let ns = Netns::new();
+    let dir = TmpDir::new();
+    let state = dir.0.join("realserver.json");
+    let out = Command::new(BIN)
+        .args(["realserver", "dr", "--vip", "203.0.113.10/24"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("host address: /32, not /24"));
+    // check with nothing to go on.
+    let (code, _) = realserver(&ns, &state, &["check"]);
+    assert_eq!(code, 2);
+    // A state file that is not ours: refused, nothing changed.
+    std::fs::write(&state, "not json").unwrap();
+    let before = snapshot(&ns);
+    let (code, _) = realserver(&ns, &state, &["dr", "--vip", "203.0.113.10"]);
+    assert_eq!(code, 1);
+    assert_eq!(snapshot(&ns), before);
+}
+
+/// Whether `peer` gets an answer from `to` (one ping, 1 s).
+fn pings(peer: &Netns, to: &str) -> bool {
+    Command::new("ip")
+        .args([
+            "netns", "exec", &peer.name, "ping", "-n", "-q", "-c", "1", "-W", "1", to,
+        ])
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+/// The link-layer address `peer`'s neighbour table holds for `addr` on `dev`, if any.
+fn neighbour_mac(peer: &Netns, dev: &str, addr: &str) -> Option<String> {
+    let v: serde_json::Value =
+        serde_json::from_str(&peer.ip(&["-j", "neigh", "show", "to", addr, "dev", dev])).unwrap();
+    v.as_array()?
+        .iter()
+        .find_map(|n| n["lladdr"].as_str().map(str::to_owned))
+}
+
+#[test]
+fn dr_backend_answers_on_the_vip_and_not_arp() {
+    let peer = Netns::new();
+    let backend = Netns::new();
+    let dir = TmpDir::new();
+    let state = dir.0.join("realserver.json");
+    let (pif, bif) = link(&peer, "192.0.2.1/24", &backend, "192.0.2.2/24");
+    peer.ip(&["addr", "add", "2001:db8::1/64", "dev", &pif, "nodad"]);
+    backend.ip(&["addr", "add", "2001:db8::2/64", "dev", &bif, "nodad"]);
+    let backend_mac = {
+        let v: serde_json::Value =
+            serde_json::from_str(&backend.ip(&["-j", "link", "show", "dev", &bif])).unwrap();
+        v[0]["address"].as_str().unwrap().to_owned()
+    };
+    assert!(pings(&peer, "192.0.2.2") && pings(&peer, "2001:db8::2"));
+
+    let (code, out) = realserver(
+        &backend,
+        &state,
+        &["dr", "--vip", "203.0.113.10", "--vip", "2001:db8:1::10"],
+    );
+    assert_eq!(code, 0, "{out}");
+
+    // The peer asks the LAN for the VIPs (on-link routes): nobody answers.
+    peer.ip(&["route", "add", "203.0.113.10/32", "dev", &pif]);
+    peer.ip(&["-6", "route", "add", "2001:db8:1::10/128", "dev", &pif]);
+    assert!(
+        !pings(&peer, "203.0.113.10"),
+        "someone answered ARP for the VIP"
+    );
+    assert!(
+        !pings(&peer, "2001:db8:1::10"),
+        "someone answered NS for the VIP"
+    );
+    assert_eq!(neighbour_mac(&peer, &pif, "203.0.113.10"), None);
+    assert_eq!(neighbour_mac(&peer, &pif, "2001:db8:1::10"), None);
+
+    // Routed to the back end as a DR director forwards them: answered, by the back end.
+    peer.ip(&["route", "replace", "203.0.113.10/32", "via", "192.0.2.2"]);
+    peer.ip(&[
+        "-6",
+        "route",
+        "replace",
+        "2001:db8:1::10/128",
+        "via",
+        "2001:db8::2",
+    ]);
+    assert!(pings(&peer, "203.0.113.10"), "the back end ignored the VIP");
+    assert!(
+        pings(&peer, "2001:db8:1::10"),
+        "the back end ignored the IPv6 VIP"
+    );
+    let _web = common::TcpBackend::start(&backend, "backend", 8080);
+    let seen = common::http_requests(&peer, "203.0.113.10:8080".parse().unwrap(), 3);
+    assert_eq!(seen.get("backend"), Some(&3), "{seen:?}");
+
+    // The control: after --undo, the VIP on lo without the ARP settings is answered for.
+    let (code, out) = realserver(&backend, &state, &["dr", "--undo"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!backend.has("lo", "203.0.113.10"));
+    backend.ip(&["addr", "add", "203.0.113.10/32", "dev", "lo"]);
+    peer.ip(&["neigh", "flush", "dev", &pif]);
+    peer.ip(&["route", "replace", "203.0.113.10/32", "dev", &pif]);
+    assert!(
+        pings(&peer, "203.0.113.10"),
+        "the control probe got no answer"
+    );
+    assert_eq!(
+        neighbour_mac(&peer, &pif, "203.0.113.10").as_deref(),
+        Some(backend_mac.as_str()),
+        "the back end's ARP answer should have been seen"
+    );
+}
+
+const GUEST_BOOT: Duration = Duration::from_secs(240);
+
+/// TUN needs the ipip / ip6_tunnel modules the host kernel lacks: the whole sequence runs
+/// in a qemu guest booting Debian's kernel, with this test binary and `keepalived-rs`.
+#[test]
+fn tun_apply_twice_undo_in_a_guest() {
+    if !qemu::in_guest() {
+        let bin = qemu::stripped_copy(Path::new(BIN));
+        let _rm = qemu::RemoveFile(bin.clone());
+        let serial = qemu::run_in_guest(
+            "tun_apply_twice_undo_in_a_guest",
+            &[(bin.clone(), BIN.to_string())],
+            GUEST_BOOT,
+        );
+        assert!(serial.contains("ka-tun done"), "{serial}");
+        return;
+    }
+    tun_in_guest();
+}
+
+/// `ip -o` lines of the guest's links and addresses, and the sysctls TUN touches.
+fn guest_snapshot() -> Vec<String> {
+    let mut out = Vec::new();
+    for ifname in ["all", "default", "tunl0"] {
+        for p in PARAMS {
+            let path = format!("/proc/sys/net/ipv4/conf/{ifname}/{p}");
+            if let Ok(v) = std::fs::read_to_string(&path) {
+                out.push(format!("{ifname}.{p}={}", v.trim()));
+            }
+        }
+    }
+    for cmd in ["ip -o link show", "ip -o addr show"] {
+        for l in qemu::sh(cmd).lines() {
+            // Counters and timers change by themselves.
+            let l: String = l
+                .split_whitespace()
+                .filter(|w| !w.contains("lft"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            out.push(l);
+        }
+    }
+    out
+}
+
+fn guest_realserver(args: &[&str]) -> (i32, String) {
+    let out = Command::new(BIN)
+        .arg("realserver")
+        .args(args)
+        .args(["--state", "/tmp/realserver.json"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    println!(
+        "realserver {}:\n{stdout}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), stdout)
+}
+
+fn tun_in_guest() {
+    // The guest's init loads ipip: unload it (and ip6_tunnel) so the helper must load them.
+    let _ = Command::new("rmmod").arg("ipip").status();
+    let _ = Command::new("rmmod").arg("ip6_tunnel").status();
+    let ipip_was_loaded = Path::new("/sys/module/ipip").exists();
+    println!("ipip loaded before: {ipip_was_loaded}");
+    // Non-default originals, to see them restored exactly.
+    std::fs::write("/proc/sys/net/ipv4/conf/all/rp_filter", "1\n").unwrap();
+    std::fs::write("/proc/sys/net/ipv4/conf/all/arp_announce", "1\n").unwrap();
+    let before = guest_snapshot();
+    let vips = ["--vip", "203.0.113.10", "--vip", "2001:db8:1::10"];
+
+    let (code, out) = guest_realserver(&[&["check", "tun"][..], &vips[..]].concat());
+    assert_eq!(code, 1, "{out}");
+    for want in [
+        "missing  net.ipv4.conf.all.rp_filter = 1 (want 0 or 2)",
+        "missing  203.0.113.10/32 on tunl0",
+        "missing  2001:db8:1::10/128 on ip6tnl0",
+    ] {
+        assert!(out.contains(want), "{want:?} not in:\n{out}");
+    }
+    if !ipip_was_loaded {
+        assert!(out.contains("missing  module ipip not loaded"), "{out}");
+    }
+
+    let (code, out) = guest_realserver(&[&["tun"][..], &vips[..]].concat());
+    assert_eq!(code, 0, "{out}");
+    if !ipip_was_loaded {
+        assert!(out.contains("changed  loaded module ipip"), "{out}");
+    }
+    for want in [
+        "changed  net.ipv4.conf.all.rp_filter 1 -> 2",
+        // A new device inherits `default` (0 here): already relaxed.
+        "ok       net.ipv4.conf.tunl0.rp_filter = 0",
+        "changed  added 203.0.113.10/32 on tunl0",
+        "changed  added 2001:db8:1::10/128 on ip6tnl0",
+        "changed  tunl0 brought up",
+    ] {
+        assert!(out.contains(want), "{want:?} not in:\n{out}");
+    }
+    let applied = guest_snapshot();
+    for want in [
+        "all.rp_filter=2",
+        "tunl0.rp_filter=0",
+        "tunl0.arp_ignore=1",
+        "all.arp_announce=2",
+    ] {
+        assert!(
+            applied.iter().any(|l| l == want),
+            "{want} not in {applied:?}"
+        );
+    }
+    let recorded = std::fs::read("/tmp/realserver.json").unwrap();
+
+    let (code, out) = guest_realserver(&[&["tun"][..], &vips[..]].concat());
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        !out.contains("changed") && out.contains("nothing to change"),
+        "{out}"
+    );
+    assert_eq!(
+        guest_snapshot(),
+        applied,
+        "the second run changed the kernel"
+    );
+    assert_eq!(std::fs::read("/tmp/realserver.json").unwrap(), recorded);
+
+    let (code, out) = guest_realserver(&["check"]);
+    assert_eq!((code, out.contains("missing  ")), (0, false), "{out}");
+
+    let (code, out) = guest_realserver(&["tun", "--undo"]);
+    assert_eq!(code, 0, "{out}");
+    let after = guest_snapshot();
+    // The modules stay loaded, so tunl0 / ip6tnl0 stay (down, as they were made): every
+    // line of before is back; the devices' own sysctls are the module's defaults.
+    let strip = |v: &[String]| -> Vec<String> {
+        v.iter()
+            .filter(|l| !l.starts_with("tunl0.") && !l.contains("tunl0") && !l.contains("ip6tnl0"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(strip(&after), strip(&before), "--undo did not restore");
+    assert!(!after
+        .iter()
+        .any(|l| l.contains("203.0.113.10") || l.contains("2001:db8:1::10")));
+    for dev in ["tunl0", "ip6tnl0"] {
+        let flags = std::fs::read_to_string(format!("/sys/class/net/{dev}/flags")).unwrap();
+        let flags = u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16).unwrap();
+        assert_eq!(flags & 1, 0, "{dev} left up (IFF_UP in {flags:#x})");
+    }
+    assert!(!Path::new("/tmp/realserver.json").exists());
+    let (code, _) = guest_realserver(&[&["check", "tun"][..], &vips[..]].concat());
+    assert_eq!(code, 1);
+    println!("ka-tun done");
+}
