@@ -46,6 +46,29 @@ fn checked_conf(client_if: &str, inhibit: bool) -> String {
     )
 }
 
+/// `keepalived-rs status [--json]` against the daemon's control socket: the JSON, or
+/// the text as a JSON string.
+fn status(d: &Daemon, json: bool) -> serde_json::Value {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_keepalived-rs"));
+    cmd.arg("status").arg("--control-socket").arg(&d.sock);
+    if json {
+        cmd.arg("--json");
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "status: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        d.log()
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    if json {
+        serde_json::from_str(&text).unwrap()
+    } else {
+        serde_json::Value::String(text)
+    }
+}
+
 fn nft_tables(ns: &Netns) -> String {
     common::run("ip", &["netns", "exec", &ns.name, "nft", "list", "tables"])
 }
@@ -87,6 +110,54 @@ fn nat_virtual_server_through_nftables() {
         "{}",
         d.log()
     );
+
+    // `status` shows the table the way ipvsadm does, with the connections counted.
+    let j = status(&d, true);
+    let vs = &j["virtual_servers"];
+    assert_eq!(vs["backend"], "nftables", "{j}");
+    let svc = &vs["services"][0];
+    assert_eq!(
+        (&svc["protocol"], &svc["address"], &svc["scheduler"]),
+        (&"TCP".into(), &"192.0.2.100:80".into(), &"wrr".into()),
+        "{j}"
+    );
+    assert_eq!(svc["stats"]["conns"], 90, "{j}");
+    let dests: Vec<(String, String, u64, u64)> = svc["destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["address"].as_str().unwrap().to_owned(),
+                d["forward"].as_str().unwrap().to_owned(),
+                d["weight"].as_u64().unwrap(),
+                d["stats"]["conns"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        dests,
+        [
+            ("198.51.100.10:8080".into(), "Masq".into(), 2, 60),
+            ("198.51.100.20:8080".into(), "Masq".into(), 1, 30)
+        ],
+        "{j}"
+    );
+    assert!(svc["destinations"][0]["stats"]["inpkts"].is_null(), "{j}");
+    let text = status(&d, false);
+    let text = text.as_str().unwrap();
+    for line in [
+        "virtual servers (nftables backend):",
+        "TCP  192.0.2.100:80 wrr",
+        "  -> 198.51.100.10:8080           Masq    2      -          -",
+        "TCP  192.0.2.100:80                     90        -        -        -        -",
+        "  -> 198.51.100.20:8080                 30        -        -        -        -",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "no line {line:?} in\n{text}"
+        );
+    }
 
     // SIGTERM: VIP released and our table removed.
     d.signal("-TERM");

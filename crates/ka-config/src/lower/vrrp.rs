@@ -68,7 +68,7 @@ pub const GLOBAL_DEFS: BlockSpec = BlockSpec {
         kw("vrrp_mcast_group6", P),
         kw("default_interface", P),
         kw("lvs_sync_daemon", P),
-        kw("lvs_timeouts", P),
+        kw("lvs_timeouts", S),
         kw("lvs_flush", P),
         kw("lvs_flush_on_stop", P),
         kw("vrrp_garp_master_delay", P),
@@ -1164,6 +1164,9 @@ fn compat_note(block: &str, keyword: &str, status: Status) -> &'static str {
             "old spelling of *_rlimit_rttime"
         }
         (_, "enable_snmp_keepalived") => "old name of enable_snmp_vrrp",
+        ("global_defs", "lvs_timeouts") => {
+            "set once at start by the IPVS backend (as keepalived; not restored on stop); ignored with a warning by the nftables one"
+        }
         _ => match status {
             Status::Supported => "",
             Status::ParsedOnly => "parsed, checked and defaulted; not acted on yet",

@@ -3,14 +3,31 @@
 //! plane. No policy here: quorum, sorry server, inhibit_on_failure, weights and the
 //! table itself are ka-lb's; this module only feeds it and applies the result.
 //!
-//! Backends: the nftables one (`ka_sys::nft`) replaces its whole table on every change;
-//! an IPVS one (generic netlink, applying `ka_lb::diff` operations) comes with issue 6.
+//! Backends:
+//!
+//! * IPVS (`ka_sys::ipvs`, generic netlink): at start the kernel table is read and the
+//!   services the configuration asks for are adopted (an identical table costs no
+//!   message); afterwards only the operations of `ka_lb::diff` are sent, against our own
+//!   view of the kernel table, which follows the applied operations (and is read again
+//!   after a refused one). Services we do not own are never touched; on stop only ours
+//!   are removed, as keepalived does. The netlink socket is blocking, so it lives on a
+//!   thread of its own ([`IpvsWorker`]): neither the VRRP engine nor the checkers wait
+//!   for the kernel.
+//! * nftables (`ka_sys::nft`): replaces its whole table on every change.
+//!
+//! `auto` takes IPVS when the kernel has it (the generic netlink family resolves, after
+//! `modprobe ip_vs` as keepalived does), else nftables.
 
 use std::collections::BTreeSet;
 
-use ka_lb::{desired, LbState, Options, QuorumEvent, Table, Verdicts, Vips};
+use ka_lb::{desired, diff, LbState, Op, Options, Owned, QuorumEvent, Table, Verdicts, Vips};
 use ka_model::lvs::LvsConfig;
-use tracing::{error, info, warn};
+use ka_model::vrrp::global::LvsTimeouts;
+use ka_sys::ipvs::{normalize, Ipvs, OpFailure, Timeouts};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, error, info, warn};
+
+use super::lb_status::LbStatus;
 
 /// Which data plane programs the virtual servers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,17 +52,106 @@ impl std::str::FromStr for BackendKind {
     }
 }
 
-/// Whether this kernel has IPVS loaded (keepalived loads `ip_vs` itself; the file exists
-/// once the module is in).
-pub fn kernel_has_ipvs() -> bool {
-    std::path::Path::new("/proc/net/ip_vs").exists()
+/// Opens the kernel's IPVS; when the family is missing, loads `ip_vs` with `modprobe`
+/// (as keepalived does) and tries once more.
+pub fn open_ipvs() -> Result<Ipvs, ka_sys::Error> {
+    match Ipvs::open() {
+        Err(ka_sys::Error::NoIpvs) => {
+            let loaded = std::process::Command::new("modprobe")
+                .arg("ip_vs")
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if loaded {
+                Ipvs::open()
+            } else {
+                Err(ka_sys::Error::NoIpvs)
+            }
+        }
+        r => r,
+    }
+}
+
+/// A job for the IPVS thread.
+type Job = Box<dyn FnOnce(&mut Ipvs) + Send>;
+
+/// The blocking IPVS socket on a thread of its own; async callers hand it closures
+/// and await their results, so no task of the runtime ever waits on the kernel.
+#[derive(Debug)]
+pub struct IpvsWorker {
+    jobs: Option<std::sync::mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl IpvsWorker {
+    /// Moves `ipvs` to a new thread (named `ipvs`).
+    pub fn start(mut ipvs: Ipvs) -> std::io::Result<IpvsWorker> {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("ipvs".into())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    job(&mut ipvs);
+                }
+            })?;
+        Ok(IpvsWorker {
+            jobs: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Runs `f` on the IPVS thread; `None` if that thread is gone.
+    pub async fn call<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Ipvs) -> R + Send + 'static,
+    ) -> Option<R> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .as_ref()?
+            .send(Box::new(move |i: &mut Ipvs| {
+                let _ = tx.send(f(i));
+            }))
+            .ok()?;
+        rx.await.ok()
+    }
+}
+
+impl Drop for IpvsWorker {
+    fn drop(&mut self) {
+        // Closing the queue ends the thread after the job it runs (bounded by the
+        // socket's receive timeout).
+        self.jobs = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The IPVS backend's state.
+#[derive(Debug)]
+struct IpvsBackend {
+    worker: IpvsWorker,
+    /// Our view of the whole kernel table (every owner's services), as the kernel
+    /// reports it: read at start and after a refused operation, otherwise kept up to
+    /// date from the operations applied.
+    observed: Table,
+    /// The services this process manages (created or adopted).
+    owned: Owned,
+    /// Change requests (service and destination operations) sent since start.
+    changes_sent: u64,
 }
 
 /// The data plane in use.
 #[derive(Debug)]
 enum Backend {
     Nft(ka_sys::nft::Nft),
+    Ipvs(Box<IpvsBackend>),
 }
+
+/// Asks the data-plane task for the table with its counters (for `status`).
+pub type StatusQuery = mpsc::Sender<oneshot::Sender<LbStatus>>;
 
 /// The virtual servers of the running configuration and their data plane.
 #[derive(Debug)]
@@ -58,23 +164,38 @@ pub struct Lvs {
     backend: Backend,
     /// Refusals already logged (each once).
     refused_logged: BTreeSet<String>,
+    queries: Option<mpsc::Receiver<oneshot::Sender<LbStatus>>>,
 }
 
 impl Lvs {
-    /// Chooses the backend; `Err` with the reason when the forced one cannot run.
-    pub fn new(cfg: LvsConfig, kind: BackendKind) -> Result<Self, String> {
+    /// Chooses the backend; `Err` with the reason when the forced one cannot run. With
+    /// IPVS, sets `timeouts` (`lvs_timeouts`) and reads the kernel table (blocking, once,
+    /// before the engines start). Call it inside the daemon's network namespace.
+    pub fn new(
+        cfg: LvsConfig,
+        kind: BackendKind,
+        timeouts: Option<LvsTimeouts>,
+    ) -> Result<Self, String> {
         let backend = match kind {
-            BackendKind::Ipvs => {
-                return Err(
-                    "the IPVS backend is not implemented yet; use --lb-backend nftables".into(),
-                )
-            }
-            BackendKind::Auto if kernel_has_ipvs() => {
-                warn!("this kernel has IPVS, but the IPVS backend is not implemented yet: using nftables");
-                Backend::Nft(ka_sys::nft::Nft::new())
-            }
-            BackendKind::Auto | BackendKind::Nftables => Backend::Nft(ka_sys::nft::Nft::new()),
+            BackendKind::Ipvs => Backend::Ipvs(Box::new(
+                ipvs_backend(timeouts).map_err(|e| format!("IPVS backend: {e}"))?,
+            )),
+            BackendKind::Auto => match ipvs_backend(timeouts) {
+                Ok(b) => Backend::Ipvs(Box::new(b)),
+                Err(ka_sys::Error::NoIpvs) => {
+                    info!("the kernel has no IPVS: the load balancer uses nftables");
+                    Backend::Nft(ka_sys::nft::Nft::new())
+                }
+                Err(e) => {
+                    warn!("IPVS unusable ({e}): the load balancer uses nftables");
+                    Backend::Nft(ka_sys::nft::Nft::new())
+                }
+            },
+            BackendKind::Nftables => Backend::Nft(ka_sys::nft::Nft::new()),
         };
+        if timeouts.is_some() && matches!(backend, Backend::Nft(_)) {
+            warn!("lvs_timeouts: the nftables backend has no IPVS connection timeouts, ignored");
+        }
         Ok(Self {
             cfg,
             verdicts: Verdicts::new(),
@@ -83,6 +204,7 @@ impl Lvs {
             opts: Options::default(),
             backend,
             refused_logged: BTreeSet::new(),
+            queries: None,
         })
     }
 
@@ -90,7 +212,15 @@ impl Lvs {
     pub fn backend_name(&self) -> &'static str {
         match self.backend {
             Backend::Nft(_) => "nftables",
+            Backend::Ipvs(_) => "ipvs",
         }
+    }
+
+    /// A handle through which `status` asks for the table with its counters.
+    pub fn status_query(&mut self) -> StatusQuery {
+        let (tx, rx) = mpsc::channel(8);
+        self.queries = Some(rx);
+        tx
     }
 
     /// Feeds one checker event; whether the table may have changed.
@@ -112,19 +242,19 @@ impl Lvs {
             &self.vips,
             &self.opts,
         ) {
-            Ok(want) => self.write(&want).await,
+            Ok(want) => self.write(want).await,
             Err(e) => error!("load balancer: {e}"),
         }
         events
     }
 
-    async fn write(&mut self, want: &Table) {
+    async fn write(&mut self, want: Table) {
         match &mut self.backend {
             Backend::Nft(nft) => {
-                if nft.table() == want {
+                if nft.table() == &want {
                     return;
                 }
-                match nft.apply(want).await {
+                match nft.apply(&want).await {
                     Ok(refused) => {
                         for r in refused {
                             let line = r.to_string();
@@ -136,10 +266,12 @@ impl Lvs {
                     Err(e) => error!("cannot program the load balancer: {e}"),
                 }
             }
+            Backend::Ipvs(b) => b.write(&normalize(want)).await,
         }
     }
 
-    /// Stop: omega `quorum_down` events, then everything this process made is removed.
+    /// Stop: omega `quorum_down` events, then everything this process made is removed
+    /// (with IPVS: only the services it owns; others' stay).
     pub async fn shutdown(&mut self) -> Vec<QuorumEvent> {
         let events = self.state.shutdown(&self.cfg, &self.verdicts);
         for e in &events {
@@ -151,24 +283,175 @@ impl Lvs {
                     error!("cannot remove the nftables table: {e}");
                 }
             }
+            Backend::Ipvs(b) => b.write(&Table::new()).await,
         }
         events
+    }
+
+    /// The table in the data plane with its counters.
+    pub async fn status(&self) -> LbStatus {
+        match &self.backend {
+            Backend::Nft(nft) => {
+                let conns = match nft.connections().await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        warn!("nftables counters: {e}");
+                        Default::default()
+                    }
+                };
+                LbStatus::from_nft(nft.table(), &conns)
+            }
+            Backend::Ipvs(b) => {
+                let read = b
+                    .worker
+                    .call(|ipvs| -> Result<_, ka_sys::Error> {
+                        let info = ipvs.info().ok();
+                        let mut out = Vec::new();
+                        for s in ipvs.services()? {
+                            let d = ipvs.dests(&s.key)?;
+                            out.push((s, d));
+                        }
+                        Ok((info, out))
+                    })
+                    .await;
+                match read {
+                    Some(Ok((info, services))) => {
+                        LbStatus::from_ipvs(info, &services, &b.owned, b.changes_sent)
+                    }
+                    Some(Err(e)) => LbStatus::error("ipvs", format!("cannot read IPVS: {e}")),
+                    None => LbStatus::error("ipvs", "the IPVS thread is gone".into()),
+                }
+            }
+        }
+    }
+}
+
+/// Opens IPVS, sets the timeouts, reads the table, starts the thread.
+fn ipvs_backend(timeouts: Option<LvsTimeouts>) -> Result<IpvsBackend, ka_sys::Error> {
+    let mut ipvs = open_ipvs()?;
+    if let Some(t) = timeouts {
+        // keepalived sets them once at start (0 leaves one unchanged) and never
+        // restores them.
+        let t = Timeouts {
+            tcp_s: t.tcp_secs.unwrap_or(0),
+            tcp_fin_s: t.tcpfin_secs.unwrap_or(0),
+            udp_s: t.udp_secs.unwrap_or(0),
+        };
+        if let Err(e) = ipvs.set_timeouts(&t) {
+            error!("lvs_timeouts: {e}");
+        }
+    }
+    let observed = ipvs.table()?;
+    let worker = IpvsWorker::start(ipvs).map_err(|e| ka_sys::Error::Io {
+        op: "start the IPVS thread",
+        source: e,
+    })?;
+    Ok(IpvsBackend {
+        worker,
+        observed,
+        owned: Owned::new(),
+        changes_sent: 0,
+    })
+}
+
+impl IpvsBackend {
+    /// Brings the kernel from our view of it to `want` (normalised), touching only
+    /// what differs and never a service we do not own.
+    async fn write(&mut self, want: &Table) {
+        let ops = diff(&self.observed, want, &self.owned);
+        if ops.is_empty() {
+            return;
+        }
+        debug!("ipvs: {} operation(s)", ops.len());
+        let batch = ops.clone();
+        let r = self
+            .worker
+            .call(move |ipvs| {
+                let before = ipvs.messages_sent();
+                let r = ipvs.apply(&batch);
+                (r, ipvs.messages_sent() - before)
+            })
+            .await;
+        let Some((r, sent)) = r else {
+            error!("ipvs: the IPVS thread is gone");
+            return;
+        };
+        self.changes_sent += sent;
+        let mut reread = false;
+        match r {
+            Ok(failures) if failures.is_empty() => {
+                for op in &ops {
+                    if let Err(e) = self.observed.apply(op) {
+                        // Our view went wrong somewhere: ask the kernel.
+                        debug!("ipvs: own view out of date ({e})");
+                        reread = true;
+                    }
+                }
+            }
+            Ok(failures) => {
+                for f in &failures {
+                    log_failure(f);
+                }
+                reread = true;
+            }
+            Err(e) => {
+                error!("cannot program IPVS: {e}");
+                reread = true;
+            }
+        }
+        self.owned.update(want, &ops);
+        if reread {
+            match self.worker.call(|ipvs| ipvs.table()).await {
+                Some(Ok(t)) => self.observed = t,
+                Some(Err(e)) => error!("cannot read the IPVS table back: {e}"),
+                None => error!("ipvs: the IPVS thread is gone"),
+            }
+        }
+    }
+}
+
+fn log_failure(f: &OpFailure) {
+    match f.op {
+        // keepalived: "already exists" and "no such" are expected races with another
+        // program; anything else means the configuration cannot run here.
+        Op::AddService { .. } | Op::AddDest { .. } if f.errno == nix::libc::EEXIST => {
+            warn!("ipvs: {f}")
+        }
+        Op::DelService { .. } | Op::DelDest { .. } => warn!("ipvs: {f}"),
+        _ => error!("ipvs: {f}"),
     }
 }
 
 /// The data plane task: programs the table at once (real servers without a verdict yet
 /// count as alive unless an `alpha` checker says otherwise), then after every batch of
-/// checker events that changed a verdict; removes everything when `events` closes.
-pub async fn run(mut lvs: Lvs, mut events: tokio::sync::mpsc::Receiver<ka_check::Event>) {
+/// checker events that changed a verdict; answers `status` queries; removes what it
+/// made when `events` closes.
+pub async fn run(mut lvs: Lvs, mut events: mpsc::Receiver<ka_check::Event>) {
     info!("load balancer: {} backend", lvs.backend_name());
     lvs.sync().await;
-    while let Some(e) = events.recv().await {
-        let mut changed = lvs.on_check_event(&e);
-        while let Ok(e) = events.try_recv() {
-            changed |= lvs.on_check_event(&e);
-        }
-        if changed {
-            lvs.sync().await;
+    let mut queries = lvs.queries.take();
+    loop {
+        let query = async {
+            match queries.as_mut() {
+                Some(q) => q.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            e = events.recv() => {
+                let Some(e) = e else { break };
+                let mut changed = lvs.on_check_event(&e);
+                while let Ok(e) = events.try_recv() {
+                    changed |= lvs.on_check_event(&e);
+                }
+                if changed {
+                    lvs.sync().await;
+                }
+            }
+            q = query => match q {
+                Some(reply) => { let _ = reply.send(lvs.status().await); }
+                None => queries = None,
+            },
         }
     }
     lvs.shutdown().await;
@@ -184,7 +467,5 @@ mod tests {
         assert_eq!("nft".parse(), Ok(BackendKind::Nftables));
         assert_eq!("ipvs".parse(), Ok(BackendKind::Ipvs));
         assert!("iptables".parse::<BackendKind>().is_err());
-        let e = Lvs::new(LvsConfig::default(), BackendKind::Ipvs).unwrap_err();
-        assert!(e.contains("nftables"), "{e}");
     }
 }

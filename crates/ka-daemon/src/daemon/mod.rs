@@ -26,6 +26,7 @@ pub mod dump;
 mod events;
 mod firewall;
 mod io;
+pub mod lb_status;
 pub mod lvs;
 pub mod map;
 pub mod net;
@@ -90,9 +91,20 @@ pub fn run(opts: &Options) -> ExitCode {
         return ExitCode::from(1);
     };
     let plan = crate::check::Plan::new(&cfg, opts.vrrp_only, opts.check_only);
-    // The data plane runs with the checkers, which feed it.
-    let lvs = if plan.runs_checker() {
-        match lvs::Lvs::new(cfg.lvs.clone(), opts.lb_backend) {
+    if let Some(ns) = &opts.namespace {
+        if let Err(e) = ka_sys::netns::enter_named(ns) {
+            error!("cannot enter network namespace {ns}: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    // The data plane runs with the checkers, which feed it (IPVS is per network
+    // namespace: opened after entering ours).
+    let mut lvs = if plan.runs_checker() {
+        match lvs::Lvs::new(
+            cfg.lvs.clone(),
+            opts.lb_backend,
+            cfg.vrrp.global.lvs_timeouts,
+        ) {
             Ok(l) => Some(l),
             Err(e) => {
                 error!("{e}");
@@ -102,12 +114,7 @@ pub fn run(opts: &Options) -> ExitCode {
     } else {
         None
     };
-    if let Some(ns) = &opts.namespace {
-        if let Err(e) = ka_sys::netns::enter_named(ns) {
-            error!("cannot enter network namespace {ns}: {e}");
-            return ExitCode::from(1);
-        }
-    }
+    let lb_query = lvs.as_mut().map(lvs::Lvs::status_query);
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -135,9 +142,16 @@ pub fn run(opts: &Options) -> ExitCode {
         config_id: opts.config_id.clone(),
     };
     let real_servers = plan.status_table();
-    let vrrp = plan
-        .run_vrrp()
-        .then(|| async_main(cfg.vrrp, opts.dont_release_vrrp, source, opts, real_servers));
+    let vrrp = plan.run_vrrp().then(|| {
+        async_main(
+            cfg.vrrp,
+            opts.dont_release_vrrp,
+            source,
+            opts,
+            real_servers,
+            lb_query,
+        )
+    });
     let code = local.block_on(&rt, plan.run(vrrp, lvs));
     for p in &pid_files {
         let _ = std::fs::remove_file(p);
@@ -248,6 +262,7 @@ async fn async_main(
     source: reload::Source,
     opts: &Options,
     real_servers: crate::check::StatusTable,
+    lb_query: Option<lvs::StatusQuery>,
 ) -> ExitCode {
     let started = std::time::SystemTime::now();
     // Monitor first, then the dump: no link change is missed.
@@ -497,8 +512,21 @@ async fn async_main(
             }
             p = control::next(&mut control) => match p.command {
                 control::Command::Status => {
-                    let s = status::snapshot(&router, &status_ctx(clock.now()));
-                    p.answer(control::Response::status(s));
+                    let mut s = status::snapshot(&router, &status_ctx(clock.now()));
+                    match lb_query.clone() {
+                        // The data plane answers from its own task (IPVS reads the
+                        // kernel on its thread): the engine does not wait for it.
+                        Some(q) => {
+                            tokio::task::spawn_local(async move {
+                                let (tx, rx) = tokio::sync::oneshot::channel();
+                                if q.send(tx).await.is_ok() {
+                                    s.virtual_servers = rx.await.ok();
+                                }
+                                p.answer(control::Response::status(s));
+                            });
+                        }
+                        None => p.answer(control::Response::status(s)),
+                    }
                 }
                 control::Command::Reload => {
                     info!("reload requested on the control socket");

@@ -30,6 +30,8 @@
 //!   "real_servers": [{"virtual_server": "[192.0.2.100]:tcp:80", "real_server": "[192.0.2.10]:tcp:80",
 //!                     "alive": true, "weight": 1, "last_result": "success", "reason": ...}]
 //!                                                   // absent while no checker runs
+//!   "virtual_servers": {"backend": "ipvs", "services": [...]}  // the data plane's table
+//!                                                   // (see `lb_status`); absent without one
 //! }
 //! ```
 //!
@@ -62,6 +64,10 @@ pub struct Status {
     /// configuration order; absent while no checker runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub real_servers: Option<Vec<crate::check::RsReport>>,
+    /// The data plane's virtual-server table with its counters (see
+    /// [`super::lb_status`]); absent while no data plane runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub virtual_servers: Option<super::lb_status::LbStatus>,
 }
 
 /// The daemon process.
@@ -326,6 +332,7 @@ pub(crate) fn snapshot(router: &Router, ctx: &Ctx<'_>) -> Status {
             .ok()
             .map(|t| t.clone())
             .filter(|t| !t.is_empty()),
+        virtual_servers: None,
     }
 }
 
@@ -572,6 +579,10 @@ pub fn render_text(s: &Status, now: SystemTime) -> String {
         }
         out.push('\n');
         out.push_str(&table(&rows));
+    }
+    if let Some(vs) = &s.virtual_servers {
+        out.push('\n');
+        out.push_str(&vs.render());
     }
     let unmatched: Vec<String> = s
         .unmatched_drops

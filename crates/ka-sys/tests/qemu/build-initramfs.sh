@@ -27,10 +27,11 @@ copy_elf() { # HOST GUEST: the file and the shared libraries it needs
   done
 }
 
-# Modules: the closure of what IPVS, its schedulers and the tunnels need, from modules.dep.
+# Modules: the closure of what IPVS, its schedulers and the tunnels need (and the bridge of
+# ka-daemon's forwarding test), from modules.dep.
 want="crc32c_generic ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_lblc ip_vs_lblcr ip_vs_dh ip_vs_sh
 ip_vs_sed ip_vs_nq ip_vs_fo ip_vs_ovf ip_vs_mh ip_vs_twos ip_vs_pe_sip ip_vs_ftp nf_conntrack
-ipip ip_gre ip6_tunnel fou fou6 veth dummy"
+ipip ip_gre ip6_tunnel fou fou6 veth dummy bridge"
 declare -A keep=()
 add_mod() { # relative path from modules.dep
   local rel=$1

@@ -88,7 +88,7 @@ pub fn init_script(command: &str) -> String {
     format!(
         r#"#!/bin/busybox sh
 /bin/busybox --install -s /bin
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+export PATH=/usr/local/bin:/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 mkdir -p /dev/shm /run /var/run /tmp; mount -t tmpfs tmpfs /tmp
 ln -sf /bin/modprobe /sbin/modprobe
