@@ -454,6 +454,8 @@ struct Lab {
     tag: String,
     dir: PathBuf,
     stop_servers: Arc<AtomicBool>,
+    /// Set: web2 answers every request with 503 (the demo's back-end failure).
+    web2_failing: Arc<AtomicBool>,
     servers: Vec<JoinHandle<()>>,
     nodes: Vec<Node>,
     namespaces: Vec<String>,
@@ -467,6 +469,7 @@ impl Lab {
             dir: std::env::temp_dir().join(&tag),
             tag,
             stop_servers: Arc::new(AtomicBool::new(false)),
+            web2_failing: Arc::new(AtomicBool::new(false)),
             servers: Vec::new(),
             nodes: Vec::new(),
             namespaces: Vec::new(),
@@ -780,10 +783,62 @@ fn demo(lab: &mut Lab, args: &Args, stop: &AtomicBool) -> Result<()> {
             "no request answered through the new master {backup}"
         )));
     }
+    backend_failure(lab, &client, backup, args.requests, stop)?;
     lab.failover_done = true;
     if args.keep {
         keep(lab, backup, stop)?;
     }
+    Ok(())
+}
+
+/// web2 starts failing (503): the master's HTTP_GET takes it out of the virtual server and
+/// every request goes to web1; web2 recovers and is put back. Times are from the change of
+/// web2 to the first of 4 requests in a row that show it (the checker's delay_loop 1 s and
+/// retry bound them).
+fn backend_failure(lab: &Lab, client: &str, master: &str, n: u32, stop: &AtomicBool) -> Result<()> {
+    let limit = Duration::from_secs(20);
+    let wait_for = |want: &dyn Fn(&[Reply]) -> bool| -> Result<Option<Duration>> {
+        let t0 = Instant::now();
+        while t0.elapsed() < limit {
+            if want(&requests(client, 4, stop)?) {
+                return Ok(Some(t0.elapsed()));
+            }
+            sleep(stop, Duration::from_millis(100))?;
+        }
+        Ok(None)
+    };
+    let is = |a: &Reply, who: &str| a.as_ref().is_ok_and(|a| a.backend == who);
+    println!("web2 fails: from now on it answers every request with 503");
+    lab.web2_failing.store(true, Ordering::SeqCst);
+    let Some(out) = wait_for(&|a| a.iter().all(|a| is(a, "web1")))? else {
+        return Err(fail(format!(
+            "web2 still gets requests {} after it failed\n{}",
+            secs(limit),
+            lab.logs()
+        )));
+    };
+    println!(
+        "  {master}'s HTTP_GET took web2 out of the virtual server: only web1 answers {} later \
+         (delay_loop 1 s, then retry 1 after delay_before_retry 1 s: two failed attempts)",
+        secs(out)
+    );
+    let answers = requests(client, n, stop)?;
+    println!("{}", describe(n, &answers));
+    println!("web2 recovers");
+    lab.web2_failing.store(false, Ordering::SeqCst);
+    let Some(back) = wait_for(&|a| a.iter().any(|a| is(a, "web2")))? else {
+        return Err(fail(format!(
+            "web2 not back {} after it recovered\n{}",
+            secs(limit),
+            lab.logs()
+        )));
+    };
+    println!(
+        "  web2 put back by {master}'s HTTP_GET: it answers again {} later (as in keepalived, \
+         a failed HTTP_GET is probed every max(delay_loop, delay_before_retry) and is up again \
+         after a full pass of its URLs)",
+        secs(back)
+    );
     Ok(())
 }
 
@@ -849,6 +904,11 @@ fn build(lab: &mut Lab, stop: &AtomicBool) -> Result<()> {
 fn start_server(lab: &mut Lab, name: &'static str, addr: &str) -> Result<()> {
     let ns = lab.ns(name);
     let stop = lab.stop_servers.clone();
+    let failing = if name == "web2" {
+        lab.web2_failing.clone()
+    } else {
+        Arc::new(AtomicBool::new(false))
+    };
     let (tx, rx) = mpsc::channel();
     let h = std::thread::Builder::new()
         .name(format!("demo-{name}"))
@@ -865,7 +925,7 @@ fn start_server(lab: &mut Lab, name: &'static str, addr: &str) -> Result<()> {
             match listener {
                 Ok(l) => {
                     let _ = tx.send(Ok(()));
-                    serve(&l, name, &stop);
+                    serve(&l, name, &stop, &failing);
                 }
                 Err(e) => {
                     let _ = tx.send(Err(e));
@@ -887,18 +947,19 @@ fn start_server(lab: &mut Lab, name: &'static str, addr: &str) -> Result<()> {
     }
 }
 
-fn serve(l: &TcpListener, name: &str, stop: &AtomicBool) {
+fn serve(l: &TcpListener, name: &str, stop: &AtomicBool, failing: &AtomicBool) {
     while !stop.load(Ordering::SeqCst) {
         match l.accept() {
             Ok((s, peer)) => {
-                let _ = answer(s, peer, name);
+                let _ = answer(s, peer, name, failing.load(Ordering::SeqCst));
             }
             Err(_) => std::thread::sleep(Duration::from_millis(5)),
         }
     }
 }
 
-fn answer(mut s: TcpStream, peer: SocketAddr, name: &str) -> std::io::Result<()> {
+/// One HTTP/1.0 exchange: 200 with "served by NAME to PEER", or 503 while `failing`.
+fn answer(mut s: TcpStream, peer: SocketAddr, name: &str, failing: bool) -> std::io::Result<()> {
     s.set_nonblocking(false)?;
     s.set_read_timeout(Some(Duration::from_secs(2)))?;
     s.set_write_timeout(Some(Duration::from_secs(2)))?;
@@ -911,10 +972,14 @@ fn answer(mut s: TcpStream, peer: SocketAddr, name: &str) -> std::io::Result<()>
         }
         req.extend_from_slice(buf.get(..n).unwrap_or_default());
     }
-    let body = format!("served by {name} to {}\n", peer.ip());
+    let (status, body) = if failing {
+        ("503 Service Unavailable", format!("{name} is failing\n"))
+    } else {
+        ("200 OK", format!("served by {name} to {}\n", peer.ip()))
+    };
     write!(
         s,
-        "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.0 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
 }
@@ -1017,8 +1082,11 @@ struct Answer {
     via: String,
 }
 
+/// One request's outcome: the answer, or why there was none.
+type Reply = std::result::Result<Answer, String>;
+
 /// `GET http://VIP/` from the current namespace.
-fn http_get(connect: Duration, io: Duration) -> std::result::Result<Answer, String> {
+fn http_get(connect: Duration, io: Duration) -> Reply {
     let mut s = TcpStream::connect_timeout(&SocketAddr::from((VIP, 80)), connect)
         .map_err(|e| format!("connect: {e}"))?;
     s.set_read_timeout(Some(io)).map_err(|e| e.to_string())?;
@@ -1055,11 +1123,7 @@ fn http_get(connect: Duration, io: Duration) -> std::result::Result<Answer, Stri
 }
 
 /// `n` requests from the client, one after the other.
-fn requests(
-    client: &str,
-    n: u32,
-    stop: &AtomicBool,
-) -> Result<Vec<std::result::Result<Answer, String>>> {
+fn requests(client: &str, n: u32, stop: &AtomicBool) -> Result<Vec<Reply>> {
     in_ns(client, || {
         let mut v = Vec::new();
         for _ in 0..n {
@@ -1073,7 +1137,7 @@ fn requests(
 }
 
 /// "N requests ...: web1 5, web2 5, all through lb1".
-fn describe(n: u32, answers: &[std::result::Result<Answer, String>]) -> String {
+fn describe(n: u32, answers: &[Reply]) -> String {
     let mut backends: Vec<(String, u32)> = Vec::new();
     let mut vias: Vec<(String, u32)> = Vec::new();
     let mut errors: Vec<&str> = Vec::new();

@@ -201,20 +201,31 @@ fn demo_runs_a_failover_and_removes_everything() {
         pos("first answer through lb2"),
         pos("new master: lb2"),
         pos("all through lb2"),
+        pos("web2 fails"),
+        pos("lb2's HTTP_GET took web2 out of the virtual server"),
+        pos("answered by web1 10, all through lb2"),
+        pos("web2 put back by lb2's HTTP_GET"),
         pos("cleaned up: 2 daemons, 2 web servers, 6 namespaces"),
     ];
     assert!(order.windows(2).all(|w| w[0] < w[1]), "order:\n{out}");
     // Both back ends answered, before and after the failover: round robin by the daemons'
     // own data plane (the demo itself writes no DNAT rule).
-    for line in out
+    let lines: Vec<&str> = out
         .lines()
         .filter(|l| l.contains("requests from the client"))
-    {
+        .collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    for line in &lines[..2] {
         assert!(
             line.contains("web1") && line.contains("web2"),
             "one back end only: {line}"
         );
     }
+    // While web2 fails, its checker has taken it out: web1 only.
+    assert!(
+        lines[2].contains("answered by web1 10, all through lb2") && !lines[2].contains("web2"),
+        "{out}"
+    );
     assert_nothing_left(&tag, &out);
 }
 
