@@ -10,6 +10,7 @@ mod check_cmd;
 mod daemon;
 mod demo;
 mod genhash;
+mod packaging;
 mod realserver;
 mod script;
 mod sniff;
@@ -133,6 +134,12 @@ enum Cmd {
     /// Prepare this host as an LVS DR or TUN back end, undo it, or check it.
     #[command(subcommand)]
     Realserver(realserver::Cmd),
+    /// Print the manual page (roff), or write every page into a directory.
+    Man(packaging::ManArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(packaging::CompletionsArgs),
+    /// Install the sample configuration as /etc/keepalived-rs/keepalived.conf.
+    InstallSample(packaging::InstallSampleArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -245,6 +252,11 @@ fn main() -> ExitCode {
         Some(Cmd::Status(a)) => daemon::control::status_cmd(&a.control_socket, a.json),
         Some(Cmd::Reload(a)) => daemon::control::reload_cmd(&a.control_socket),
         Some(Cmd::Realserver(c)) => realserver::run(&c),
+        Some(Cmd::Man(a)) => packaging::man(<Cli as clap::CommandFactory>::command(), &a),
+        Some(Cmd::Completions(a)) => {
+            packaging::completions(<Cli as clap::CommandFactory>::command(), &a)
+        }
+        Some(Cmd::InstallSample(a)) => packaging::install_sample(&a),
         None => {
             let ka = cli.ka;
             if ka.version {
