@@ -9,7 +9,11 @@
 //! - the back end after `realserver dr`: a peer on the same LAN gets no ARP answer for the
 //!   VIP (nor a neighbour advertisement for the IPv6 VIP) while packets to the VIP routed
 //!   to the back end, as a DR director forwards them, are answered; the same probe
-//!   answered once the VIP sits on lo without the sysctls shows the probe can fail.
+//!   answered once the VIP sits on lo without the sysctls shows the probe can fail;
+//! - real forwarding through kernel IPVS (qemu guest): a director's DR and TUN services
+//!   reach a back end prepared only by `realserver dr` / `realserver tun` (a strict
+//!   rp_filter on tunl0 included, which TUN must relax), and stop reaching it once each
+//!   is undone (TUN's undo leaves DR working).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -17,7 +21,7 @@ mod common;
 mod qemu;
 
 use common::{link, run, Netns, TmpDir};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -252,6 +256,12 @@ fn pings(peer: &Netns, to: &str) -> bool {
         .success()
 }
 
+/// Whether `peer` gets an answer from `to` within a few tries (a fresh veth can take a
+/// moment under load; negative probes stay single: a positive one ran before them).
+fn reaches(peer: &Netns, to: &str) -> bool {
+    (0..5).any(|_| pings(peer, to))
+}
+
 /// The link-layer address `peer`'s neighbour table holds for `addr` on `dev`, if any.
 fn neighbour_mac(peer: &Netns, dev: &str, addr: &str) -> Option<String> {
     let v: serde_json::Value =
@@ -275,7 +285,7 @@ fn dr_backend_answers_on_the_vip_and_not_arp() {
             serde_json::from_str(&backend.ip(&["-j", "link", "show", "dev", &bif])).unwrap();
         v[0]["address"].as_str().unwrap().to_owned()
     };
-    assert!(pings(&peer, "192.0.2.2") && pings(&peer, "2001:db8::2"));
+    assert!(reaches(&peer, "192.0.2.2") && reaches(&peer, "2001:db8::2"));
 
     let (code, out) = realserver(
         &backend,
@@ -308,9 +318,12 @@ fn dr_backend_answers_on_the_vip_and_not_arp() {
         "via",
         "2001:db8::2",
     ]);
-    assert!(pings(&peer, "203.0.113.10"), "the back end ignored the VIP");
     assert!(
-        pings(&peer, "2001:db8:1::10"),
+        reaches(&peer, "203.0.113.10"),
+        "the back end ignored the VIP"
+    );
+    assert!(
+        reaches(&peer, "2001:db8:1::10"),
         "the back end ignored the IPv6 VIP"
     );
     let _web = common::TcpBackend::start(&backend, "backend", 8080);
@@ -325,7 +338,7 @@ fn dr_backend_answers_on_the_vip_and_not_arp() {
     peer.ip(&["neigh", "flush", "dev", &pif]);
     peer.ip(&["route", "replace", "203.0.113.10/32", "dev", &pif]);
     assert!(
-        pings(&peer, "203.0.113.10"),
+        reaches(&peer, "203.0.113.10"),
         "the control probe got no answer"
     );
     assert_eq!(
@@ -353,6 +366,119 @@ fn tun_apply_twice_undo_in_a_guest() {
         return;
     }
     tun_in_guest();
+}
+
+fn iproute2() -> PathBuf {
+    ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .expect("ip missing (package iproute2)")
+}
+
+/// Real forwarding through kernel IPVS (in the guest: the host has none): a director
+/// namespace forwards a DR and a TUN service to one back end prepared by nothing but
+/// `realserver dr` and `realserver tun`; each service answers while its preparation is in
+/// place and stops answering once it is undone.
+#[test]
+fn ipvs_dr_and_tun_reach_a_prepared_backend_in_a_guest() {
+    if !qemu::in_guest() {
+        let bin = qemu::stripped_copy(Path::new(BIN));
+        let _rm = qemu::RemoveFile(bin.clone());
+        let serial = qemu::run_in_guest(
+            "ipvs_dr_and_tun_reach_a_prepared_backend_in_a_guest",
+            &[
+                (bin.clone(), BIN.to_string()),
+                // iproute2 (busybox's ip has no netns): first in the guest's PATH.
+                (iproute2(), "/usr/local/bin/ip".into()),
+            ],
+            GUEST_BOOT,
+        );
+        assert!(serial.contains("ka-forwarding done"), "{serial}");
+        return;
+    }
+    const DR_VIP: &str = "203.0.113.20";
+    const TUN_VIP: &str = "203.0.113.30";
+    // client -- r -- lb (director) -- backend, and backend -- r for the replies, which
+    // come from a VIP the director holds (it would drop them as martians).
+    let (client, r) = (Netns::new(), Netns::new());
+    let (lb, backend) = (Netns::new(), Netns::new());
+    link(&client, "192.0.2.2/24", &r, "192.0.2.1/24");
+    link(&r, "198.51.100.1/26", &lb, "198.51.100.2/26");
+    link(&lb, "198.51.100.65/26", &backend, "198.51.100.66/26");
+    link(&r, "198.51.100.129/26", &backend, "198.51.100.130/26");
+    client.ip(&["route", "add", "default", "via", "192.0.2.1"]);
+    r.ip(&["route", "add", "203.0.113.0/24", "via", "198.51.100.2"]);
+    lb.ip(&["route", "add", "default", "via", "198.51.100.1"]);
+    backend.ip(&["route", "add", "default", "via", "198.51.100.129"]);
+    set_sysctl(&r, "net.ipv4.ip_forward", "1");
+    // A strict reverse-path filter on tunl0: TUN needs it relaxed (decapsulated packets
+    // come in on tunl0, their source routes out elsewhere).
+    set_sysctl(&backend, "net.ipv4.conf.tunl0.rp_filter", "1");
+    for vip in [DR_VIP, TUN_VIP] {
+        lb.ip(&["addr", "add", &format!("{vip}/32"), "dev", "lo"]);
+    }
+    for cmd in [
+        format!("-A -t {DR_VIP}:80 -s rr"),
+        format!("-a -t {DR_VIP}:80 -r 198.51.100.66:80 -g"),
+        format!("-A -t {TUN_VIP}:80 -s rr"),
+        format!("-a -t {TUN_VIP}:80 -r 198.51.100.66:80 -i"),
+    ] {
+        let mut args = vec!["netns", "exec", lb.name.as_str(), "ipvsadm"];
+        args.extend(cmd.split(' '));
+        run("ip", &args);
+    }
+    let _web = common::TcpBackend::start(&backend, "web", 80);
+    let ask = |vip: &str, n: usize| {
+        common::http_requests(&client, format!("{vip}:80").parse().unwrap(), n)
+    };
+    let answered =
+        |seen: &std::collections::BTreeMap<String, usize>, n: usize| seen.get("web") == Some(&n);
+    // Not prepared: neither method reaches the back end.
+    assert!(!answered(&ask(DR_VIP, 1), 1) && !answered(&ask(TUN_VIP, 1), 1));
+
+    let state = Path::new("/tmp/forwarding.json");
+    let (code, out) = realserver(&backend, state, &["dr", "--vip", DR_VIP]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = realserver(&backend, state, &["tun", "--vip", TUN_VIP]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("changed  net.ipv4.conf.tunl0.rp_filter 1 -> 2"),
+        "{out}"
+    );
+    let seen = ask(DR_VIP, 4);
+    assert!(answered(&seen, 4), "DR: {seen:?}");
+    let seen = ask(TUN_VIP, 4);
+    assert!(answered(&seen, 4), "TUN: {seen:?}");
+
+    // TUN undone: its VIP and tunl0 go, DR (and the sysctls it shares) stays.
+    let (code, out) = realserver(&backend, state, &["tun", "--undo"]);
+    assert_eq!(code, 0, "{out}");
+    let seen = ask(TUN_VIP, 1);
+    assert!(
+        !answered(&seen, 1),
+        "TUN still answered after --undo: {seen:?}"
+    );
+    let seen = ask(DR_VIP, 2);
+    assert!(answered(&seen, 2), "DR after the TUN undo: {seen:?}");
+    let (code, out) = realserver(&backend, state, &["dr", "--undo"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        !answered(&ask(DR_VIP, 1), 1),
+        "DR still answered after --undo"
+    );
+    let rp = run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &backend.name,
+            "cat",
+            "/proc/sys/net/ipv4/conf/tunl0/rp_filter",
+        ],
+    );
+    assert_eq!(rp.trim(), "1", "rp_filter not restored");
+    println!("ka-forwarding done");
 }
 
 /// `ip -o` lines of the guest's links and addresses, and the sysctls TUN touches.
