@@ -22,6 +22,8 @@
 //! value (unless someone changed it since), takes down what it brought up and deletes what
 //! it created; modules stay loaded. Addresses and settings it did not make are never
 //! touched. `check` reads only: one line per item, exit status 1 when one is missing.
+//! Sysctls and addresses belong to a network namespace: preparing several namespaces of
+//! one host takes one state file each (`--state`).
 //!
 //! All kernel access is ka-sys's: rtnetlink for links and addresses, `/proc/sys` for
 //! sysctls, `modprobe` for modules.

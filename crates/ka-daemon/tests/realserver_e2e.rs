@@ -11,9 +11,10 @@
 //!   to the back end, as a DR director forwards them, are answered; the same probe
 //!   answered once the VIP sits on lo without the sysctls shows the probe can fail;
 //! - real forwarding through kernel IPVS (qemu guest): a director's DR and TUN services
-//!   reach a back end prepared only by `realserver dr` / `realserver tun` (a strict
-//!   rp_filter on tunl0 included, which TUN must relax), and stop reaching it once each
-//!   is undone (TUN's undo leaves DR working).
+//!   reach a back end prepared only by `realserver dr` / `realserver tun` (in a namespace
+//!   without a tunl0 of its own, which `tun` creates and the last undo deletes, and with a
+//!   strict rp_filter for new devices, which TUN must relax), and stop reaching it once
+//!   each is undone (TUN's undo leaves DR working).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -401,6 +402,9 @@ fn ipvs_dr_and_tun_reach_a_prepared_backend_in_a_guest() {
     const TUN_VIP: &str = "203.0.113.30";
     // client -- r -- lb (director) -- backend, and backend -- r for the replies, which
     // come from a VIP the director holds (it would drop them as martians).
+    // New namespaces get no tunl0 (as with fb_tunnels_only_for_init_net=1 on a host):
+    // `realserver tun` creates its own, and the last --undo deletes it.
+    std::fs::write("/proc/sys/net/core/fb_tunnels_only_for_init_net", "1\n").unwrap();
     let (client, r) = (Netns::new(), Netns::new());
     let (lb, backend) = (Netns::new(), Netns::new());
     link(&client, "192.0.2.2/24", &r, "192.0.2.1/24");
@@ -412,9 +416,10 @@ fn ipvs_dr_and_tun_reach_a_prepared_backend_in_a_guest() {
     lb.ip(&["route", "add", "default", "via", "198.51.100.1"]);
     backend.ip(&["route", "add", "default", "via", "198.51.100.129"]);
     set_sysctl(&r, "net.ipv4.ip_forward", "1");
-    // A strict reverse-path filter on tunl0: TUN needs it relaxed (decapsulated packets
-    // come in on tunl0, their source routes out elsewhere).
-    set_sysctl(&backend, "net.ipv4.conf.tunl0.rp_filter", "1");
+    // A strict reverse-path filter for new devices: TUN needs it relaxed on tunl0
+    // (decapsulated packets come in there, their source routes out elsewhere).
+    set_sysctl(&backend, "net.ipv4.conf.default.rp_filter", "1");
+    assert!(!backend.ip(&["link"]).contains("tunl0"));
     for vip in [DR_VIP, TUN_VIP] {
         lb.ip(&["addr", "add", &format!("{vip}/32"), "dev", "lo"]);
     }
@@ -442,16 +447,18 @@ fn ipvs_dr_and_tun_reach_a_prepared_backend_in_a_guest() {
     assert_eq!(code, 0, "{out}");
     let (code, out) = realserver(&backend, state, &["tun", "--vip", TUN_VIP]);
     assert_eq!(code, 0, "{out}");
-    assert!(
-        out.contains("changed  net.ipv4.conf.tunl0.rp_filter 1 -> 2"),
-        "{out}"
-    );
+    for want in [
+        "changed  created tunl0",
+        "changed  net.ipv4.conf.tunl0.rp_filter 1 -> 2",
+    ] {
+        assert!(out.contains(want), "{want:?} not in:\n{out}");
+    }
     let seen = ask(DR_VIP, 4);
     assert!(answered(&seen, 4), "DR: {seen:?}");
     let seen = ask(TUN_VIP, 4);
     assert!(answered(&seen, 4), "TUN: {seen:?}");
 
-    // TUN undone: its VIP and tunl0 go, DR (and the sysctls it shares) stays.
+    // TUN undone: its VIP goes; the sysctls and tunl0 stay while a DR VIP is recorded.
     let (code, out) = realserver(&backend, state, &["tun", "--undo"]);
     assert_eq!(code, 0, "{out}");
     let seen = ask(TUN_VIP, 1);
@@ -463,21 +470,12 @@ fn ipvs_dr_and_tun_reach_a_prepared_backend_in_a_guest() {
     assert!(answered(&seen, 2), "DR after the TUN undo: {seen:?}");
     let (code, out) = realserver(&backend, state, &["dr", "--undo"]);
     assert_eq!(code, 0, "{out}");
+    assert!(out.contains("undone   deleted tunl0"), "{out}");
+    assert!(!backend.ip(&["link"]).contains("tunl0"));
     assert!(
         !answered(&ask(DR_VIP, 1), 1),
         "DR still answered after --undo"
     );
-    let rp = run(
-        "ip",
-        &[
-            "netns",
-            "exec",
-            &backend.name,
-            "cat",
-            "/proc/sys/net/ipv4/conf/tunl0/rp_filter",
-        ],
-    );
-    assert_eq!(rp.trim(), "1", "rp_filter not restored");
     println!("ka-forwarding done");
 }
 
