@@ -298,3 +298,78 @@ fn dead_back_end_is_removed_and_put_back() {
 fn dead_back_end_is_inhibited_and_put_back() {
     dead_back_end(true);
 }
+
+/// `ha_suspend`: the checkers of a virtual server probe only while its address is on the
+/// host (the VIP here is added and removed by hand; in use, VRRP moves it). The probes are
+/// counted where they arrive: a listener on the back end.
+#[test]
+fn ha_suspend_probes_only_while_the_address_is_here() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let lb = Netns::new();
+    let b1 = Netns::new();
+    let (lb_if, _) = link(&lb, "198.51.100.1/28", &b1, "198.51.100.10/28");
+    let listener = common::in_netns(&b1, || std::net::TcpListener::bind("0.0.0.0:8080").unwrap());
+    listener.set_nonblocking(true).unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let counter = {
+        let (accepted, stop) = (Arc::clone(&accepted), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok(_) => {
+                        accepted.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        })
+    };
+    let conf = format!(
+        "virtual_server {VIP} 80 {{\n  delay_loop 1\n  ha_suspend\n  lb_algo rr\n  lb_kind NAT\n  \
+         protocol TCP\n  real_server 198.51.100.10 8080 {{\n    TCP_CHECK {{\n      \
+         connect_timeout 1\n      retry 0\n    }}\n  }}\n}}\n"
+    );
+    let dir = TmpDir::new();
+    let d = Daemon::start_with(&lb, &dir, "lb", &conf, &["-C", "--lb-backend", "nftables"]);
+    let probes = || accepted.load(Ordering::Relaxed);
+    assert!(
+        wait_until(Duration::from_secs(8), || d
+            .log()
+            .contains("checker started"))
+        .is_some(),
+        "{}",
+        d.log()
+    );
+    // Past the first probe's time (1 s bootstrap + up to delay_loop of warmup).
+    std::thread::sleep(Duration::from_millis(3000));
+    assert_eq!(probes(), 0, "probed while the VIP is absent\n{}", d.log());
+
+    lb.ip(&["addr", "add", &format!("{VIP}/32"), "dev", &lb_if]);
+    let t = wait_until(Duration::from_secs(8), || probes() >= 2);
+    assert!(t.is_some(), "no probes once the VIP is here\n{}", d.log());
+    assert!(
+        d.log()
+            .contains("Activating healthchecker for service [192.0.2.100]:tcp:80"),
+        "{}",
+        d.log()
+    );
+
+    lb.ip(&["addr", "del", &format!("{VIP}/32"), "dev", &lb_if]);
+    assert!(
+        wait_until(Duration::from_secs(5), || d.log().contains(
+            "Suspending healthchecker for service [192.0.2.100]:tcp:80"
+        ))
+        .is_some(),
+        "{}",
+        d.log()
+    );
+    // A probe in flight may still arrive; after that, none (delay_loop is 1 s).
+    std::thread::sleep(Duration::from_millis(1000));
+    let n = probes();
+    std::thread::sleep(Duration::from_millis(3000));
+    assert_eq!(probes(), n, "probed after the VIP left\n{}", d.log());
+    stop.store(true, Ordering::Relaxed);
+    counter.join().unwrap();
+}

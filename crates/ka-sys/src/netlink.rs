@@ -337,6 +337,22 @@ impl Netlink {
             .collect())
     }
 
+    /// Every address of the namespace (all interfaces, both families).
+    pub async fn all_addresses(&self) -> Result<Vec<IfAddr>> {
+        let msgs: Vec<AddressMessage> = self
+            .handle
+            .address()
+            .get()
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|source| Error::Netlink {
+            op: "list addresses",
+            source,
+        })?;
+        Ok(msgs.iter().filter_map(IfAddr::from_message).collect())
+    }
+
     /// All links of the namespace.
     pub async fn links(&self) -> Result<Vec<Link>> {
         let msgs: Vec<LinkMessage> = self

@@ -12,6 +12,7 @@
 //! FILE_CHECK files (`track_file`) are read once a second (keepalived uses inotify);
 //! a change feeds `Scheduler::handle_file_value`.
 
+mod ha_suspend;
 pub mod http;
 pub mod probe;
 pub mod script;
@@ -191,6 +192,7 @@ pub fn spawn(
         warn!("SSL block: password-protected keys cannot be read (use an unencrypted key)");
     }
     let names = Names::new(&cfg.lvs);
+    let ha_targets = ha_suspend::targets(cfg, |i| names.vs.get(i).cloned().unwrap_or_default());
     if let Ok(mut t) = status.lock() {
         *t = sched
             .real_servers()
@@ -244,7 +246,7 @@ pub fn spawn(
             lateness: Vec::new(),
         },
     };
-    let task = tokio::task::spawn_local(driver.run(stop_rx, files, file_values));
+    let task = tokio::task::spawn_local(driver.run(stop_rx, files, file_values, ha_targets));
     Ok(Handle {
         stop: Some(stop_tx),
         task,
@@ -367,9 +369,31 @@ impl Driver {
         mut stop: oneshot::Receiver<()>,
         files: BTreeMap<String, String>,
         mut file_values: BTreeMap<String, i64>,
+        ha_targets: Vec<(u32, std::net::IpAddr, String)>,
     ) {
         let (res_tx, mut res_rx) = mpsc::channel::<(ProbeId, ProbeOutcome)>(RESULT_QUEUE);
+        let ha_vs: Vec<u32> = ha_targets.iter().map(|t| t.0).collect();
+        let mut ha = match ha_suspend::Watch::start(ha_targets).await {
+            Ok(w) => w,
+            Err(e) => {
+                warn!("ha_suspend: cannot watch this host's addresses ({e}): those checkers run always");
+                None
+            }
+        };
         let now = self.now();
+        // Before start: the initial presence of every ha_suspend address.
+        match &ha {
+            Some(w) => {
+                for (vs, present) in w.states() {
+                    self.sched.handle_vip(now, vs, present);
+                }
+            }
+            None => {
+                for vs in &ha_vs {
+                    self.sched.handle_vip(now, *vs, true);
+                }
+            }
+        }
         self.sched.start(now);
         info!(
             "checker started: {} real server(s), {} checker(s)",
@@ -419,6 +443,28 @@ impl Driver {
                     }
                 }
                 Some(_) = self.notifies.join_next(), if !self.notifies.is_empty() => {}
+                changes = async {
+                    match ha.as_mut() {
+                        Some(w) => w.next().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    let now = self.now();
+                    match changes {
+                        Some(changes) => {
+                            for (vs, present) in changes {
+                                self.sched.handle_vip(now, vs, present);
+                            }
+                        }
+                        None => {
+                            warn!("ha_suspend: the address monitor ended: those checkers run always from now on");
+                            ha = None;
+                            for vs in &ha_vs {
+                                self.sched.handle_vip(now, *vs, true);
+                            }
+                        }
+                    }
+                }
             }
             self.after(&res_tx, false);
         }

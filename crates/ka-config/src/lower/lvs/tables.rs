@@ -40,7 +40,7 @@ pub const VIRTUAL_SERVER: BlockSpec = BlockSpec {
         kw("persistence_timeout", P),
         kw("persistence_granularity", P),
         kw("protocol", P),
-        kw("ha_suspend", P),
+        kw("ha_suspend", S),
         kw("smtp_alert", P),
         kw("virtualhost", S),
         kw("snmp_name", NS),
@@ -338,7 +338,7 @@ const NOTES: &[(&str, &str, &str)] = &[
     (
         "virtual_server",
         "ha_suspend",
-        "ignored with a warning for fwmark services (as keepalived)",
+        "the checkers probe only while the service address is on this host (netlink address events, as keepalived); ignored with a warning for fwmark services (as keepalived) and group services",
     ),
     ("virtual_server", "snmp_name", "no SNMP in keepalived-rs"),
     (
