@@ -1794,3 +1794,38 @@ mod soup {
         }
     }
 }
+
+/// `metrics_listen` is ours (keepalived rejects it): an address and port, IPv4 or IPv6;
+/// anything else is an error at its span that says how to write it.
+#[test]
+fn metrics_listen_extension() {
+    let (cfg, d) = run("global_defs {\n    metrics_listen 192.0.2.1:9650\n}\n");
+    assert!(errors(&d).is_empty(), "{d:?}");
+    assert_eq!(
+        cfg.vrrp.global.metrics_listen,
+        Some("192.0.2.1:9650".parse().unwrap())
+    );
+    let (cfg, d) = run("global_defs {\n    metrics_listen [2001:db8::1]:9650\n}\n");
+    assert!(errors(&d).is_empty(), "{d:?}");
+    assert_eq!(
+        cfg.vrrp.global.metrics_listen,
+        Some("[2001:db8::1]:9650".parse().unwrap())
+    );
+    let (cfg, _) = run("global_defs {\n    router_id x\n}\n");
+    assert_eq!(cfg.vrrp.global.metrics_listen, None);
+    for bad in [
+        "192.0.2.1",
+        "192.0.2.1:99999",
+        "2001:db8::1:9650",
+        "host:9650",
+    ] {
+        let (cfg, d) = run(&format!("global_defs {{\n    metrics_listen {bad}\n}}\n"));
+        let e = errors(&d);
+        assert_eq!(e.len(), 1, "{bad}: {d:?}");
+        assert!(e[0].message.contains("ADDR:PORT"), "{}", e[0].message);
+        assert_eq!(e[0].span.map(|s| (s.line, s.col)), Some((2, 20)), "{bad}");
+        assert_eq!(cfg.vrrp.global.metrics_listen, None);
+    }
+    let (_, d) = run("global_defs {\n    metrics_listen\n}\n");
+    assert_eq!(errors(&d).len(), 1, "{d:?}");
+}

@@ -165,6 +165,8 @@ pub const GLOBAL_DEFS: BlockSpec = BlockSpec {
         kw("reload_repeat", P),
         kw("reload_file", P),
         kw("data_use_instance", P),
+        // keepalived-rs extensions: keepalived rejects them (`keepalived -t` fails).
+        kw("metrics_listen", S),
     ],
 };
 
@@ -1166,6 +1168,9 @@ fn compat_note(block: &str, keyword: &str, status: Status) -> &'static str {
         (_, "enable_snmp_keepalived") => "old name of enable_snmp_vrrp",
         ("global_defs", "lvs_timeouts") => {
             "set once at start by the IPVS backend (as keepalived; not restored on stop); ignored with a warning by the nftables one"
+        }
+        ("global_defs", "metrics_listen") => {
+            "keepalived-rs extension: `metrics_listen ADDR:PORT` serves Prometheus /metrics and /status (as --metrics-listen); keepalived -t rejects a config that uses it"
         }
         _ => match status {
             Status::Supported => "",

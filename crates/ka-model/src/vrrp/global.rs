@@ -336,6 +336,10 @@ pub struct GlobalDefs {
     /// `lvs_notify_fifo_script`.
     pub lvs_notify_fifo_script: Option<ScriptCmd>,
 
+    // --- keepalived-rs extensions (keepalived itself rejects them) ---
+    /// `metrics_listen ADDR:PORT`: serve Prometheus metrics and `/status` there.
+    pub metrics_listen: Option<std::net::SocketAddr>,
+
     // --- misc ---
     /// `umask` (default 022: IWGRP|IWOTH).
     pub umask: u32,
@@ -453,6 +457,7 @@ impl Default for GlobalDefs {
             vrrp_notify_fifo_script: None,
             lvs_notify_fifo: None,
             lvs_notify_fifo_script: None,
+            metrics_listen: None,
             umask: 0o022,
             random_seed: None,
             reload_check_config: None,

@@ -431,6 +431,24 @@ fn lower_one(
             }
         }
         "fifo_write_vrrp_states_on_reload" => g.fifo_write_vrrp_states_on_reload = bare(cx, n),
+        // keepalived-rs extension.
+        "metrics_listen" => {
+            if let Some(t) = cx.one_arg(
+                n,
+                "an address and port (`192.0.2.1:9650`, `[2001:db8::1]:9650`)",
+            ) {
+                match t.text.parse::<std::net::SocketAddr>() {
+                    Ok(a) => g.metrics_listen = Some(a),
+                    Err(_) => cx.error(
+                        t.span,
+                        format!(
+                            "`{}` is not an address and port: write ADDR:PORT, e.g. `127.0.0.1:9650` or `[::1]:9650`",
+                            t.text
+                        ),
+                    ),
+                }
+            }
+        }
         "dynamic_interfaces" => {
             let allow = match n.args.first().map(|t| t.text.as_str()) {
                 None => false,
