@@ -83,6 +83,8 @@ pub struct Ruleset {
     pub text: String,
     /// Destination chain name -> (service, destination).
     pub chains: BTreeMap<String, (ServiceKey, DestKey)>,
+    /// Traffic counter rule comment -> (service, reply direction).
+    pub traffic: BTreeMap<String, (ServiceKey, bool)>,
     /// What could not be expressed.
     pub refused: Vec<Refusal>,
 }
@@ -167,6 +169,30 @@ fn match_expr(key: &ServiceKey) -> String {
     }
 }
 
+/// The traffic-counter match of an address service: its connections by their original
+/// tuple (the translation does not change it), in both directions. `None` for fwmark
+/// services: the mark is on the client's packets only, the replies cannot be told.
+fn traffic_match(key: &ServiceKey) -> Option<String> {
+    match key {
+        ServiceKey::Addr {
+            protocol,
+            addr,
+            port,
+        } => {
+            let fam = family_kw(Family::of(addr));
+            let p = proto_kw(*protocol);
+            Some(if *port == 0 {
+                format!("meta l4proto {p} ct original {fam} daddr {addr}")
+            } else {
+                format!(
+                    "meta l4proto {p} ct original {fam} daddr {addr} ct original proto-dst {port}"
+                )
+            })
+        }
+        ServiceKey::Fwmark { .. } => None,
+    }
+}
+
 fn dnat_target(d: &DestKey) -> String {
     match (d.addr, d.port) {
         (IpAddr::V4(a), 0) => format!("dnat ip to {a}"),
@@ -221,6 +247,12 @@ fn selector(key: &ServiceKey, svc: &ka_lb::ServiceAttrs, n: usize) -> String {
 pub fn render(table: &Table) -> Ruleset {
     let mut refused = Vec::new();
     let mut chains = BTreeMap::new();
+    let mut traffic = BTreeMap::new();
+    // Traffic counters: client -> real server packets leave through postrouting
+    // (forwarded, or sent by a local client); replies leave through postrouting too, or
+    // reach a local client through input.
+    let mut stats_post = String::new();
+    let mut stats_input = String::new();
     let mut hook_rules = String::new();
     let mut body = String::new();
     for (si, (key, svc)) in table.services.iter().enumerate() {
@@ -304,6 +336,23 @@ pub fn render(table: &Table) -> Ruleset {
         }
         let sname = format!("s{si}");
         let _ = writeln!(hook_rules, "    {} goto {sname}", match_expr(key));
+        if let Some(m) = traffic_match(key) {
+            let (cin, cout) = (format!("{sname} in"), format!("{sname} out"));
+            let _ = writeln!(
+                stats_post,
+                "    {m} ct direction original counter comment \"{cin}\""
+            );
+            let _ = writeln!(
+                stats_post,
+                "    {m} ct direction reply counter comment \"{cout}\""
+            );
+            let _ = writeln!(
+                stats_input,
+                "    {m} ct direction reply counter comment \"{cout}\""
+            );
+            traffic.insert(cin, (*key, false));
+            traffic.insert(cout, (*key, true));
+        }
         let _ = writeln!(body, "  chain {sname} {{");
         if live.is_empty() {
             // IPVS drops what reaches a service without a usable destination.
@@ -358,11 +407,22 @@ pub fn render(table: &Table) -> Ruleset {
         text,
         "  chain output {{\n    type nat hook output priority -100; policy accept;\n{hook_rules}  }}"
     );
+    if !stats_post.is_empty() {
+        let _ = writeln!(
+            text,
+            "  chain stats_postrouting {{\n    type filter hook postrouting priority 0; policy accept;\n{stats_post}  }}"
+        );
+        let _ = writeln!(
+            text,
+            "  chain stats_input {{\n    type filter hook input priority 0; policy accept;\n{stats_input}  }}"
+        );
+    }
     text.push_str(&body);
     text.push_str("}\n");
     Ruleset {
         text,
         chains,
+        traffic,
         refused,
     }
 }
@@ -401,11 +461,20 @@ async fn nft(args: &[&str], input: Option<&str>) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Reads the per-chain packet counters of our table: chain name -> packets.
-fn parse_counters(json: &str) -> Result<BTreeMap<String, u64>> {
+/// The counters of our table as `nft -j` lists them.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Counted {
+    /// Chain name -> packets (summed over its rules).
+    by_chain: BTreeMap<String, u64>,
+    /// Rule comment -> (packets, bytes) (summed over the rules with that comment).
+    by_comment: BTreeMap<String, (u64, u64)>,
+}
+
+/// Reads the counters of our table.
+fn parse_counters(json: &str) -> Result<Counted> {
     let v: serde_json::Value =
         serde_json::from_str(json).map_err(|e| Error::Nft(format!("nft -j output: {e}")))?;
-    let mut out = BTreeMap::new();
+    let mut out = Counted::default();
     let items = v
         .get("nftables")
         .and_then(|n| n.as_array())
@@ -417,17 +486,116 @@ fn parse_counters(json: &str) -> Result<BTreeMap<String, u64>> {
         let Some(chain) = rule.get("chain").and_then(|c| c.as_str()) else {
             continue;
         };
-        let packets = rule
+        let (mut packets, mut bytes) = (0u64, 0u64);
+        for c in rule
             .get("expr")
             .and_then(|e| e.as_array())
             .into_iter()
             .flatten()
             .filter_map(|e| e.get("counter"))
-            .filter_map(|c| c.get("packets").and_then(|p| p.as_u64()))
-            .sum::<u64>();
-        *out.entry(chain.to_string()).or_default() += packets;
+        {
+            packets =
+                packets.saturating_add(c.get("packets").and_then(|p| p.as_u64()).unwrap_or(0));
+            bytes = bytes.saturating_add(c.get("bytes").and_then(|p| p.as_u64()).unwrap_or(0));
+        }
+        *out.by_chain.entry(chain.to_string()).or_default() += packets;
+        if let Some(c) = rule.get("comment").and_then(|c| c.as_str()) {
+            let e = out.by_comment.entry(c.to_string()).or_default();
+            e.0 = e.0.saturating_add(packets);
+            e.1 = e.1.saturating_add(bytes);
+        }
     }
     Ok(out)
+}
+
+/// Traffic of one service since the first apply, as IPVS counts it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServiceStats {
+    /// Connections scheduled (to any of its destinations).
+    pub conns: u64,
+    /// Whether packets and bytes are counted (address services; not fwmark ones).
+    pub traffic: bool,
+    /// Packets client -> real server.
+    pub in_pkts: u64,
+    /// Bytes client -> real server.
+    pub in_bytes: u64,
+    /// Packets real server -> client.
+    pub out_pkts: u64,
+    /// Bytes real server -> client.
+    pub out_bytes: u64,
+}
+
+/// The data plane's counters: every service of the table applied, and the connections
+/// scheduled to each destination.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// By service.
+    pub services: BTreeMap<ServiceKey, ServiceStats>,
+    /// Connections by destination.
+    pub dests: BTreeMap<(ServiceKey, DestKey), u64>,
+}
+
+/// Counters read from the kernel, by what they count.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Carried {
+    conns: BTreeMap<(ServiceKey, DestKey), u64>,
+    /// (service, reply direction) -> (packets, bytes).
+    traffic: BTreeMap<(ServiceKey, bool), (u64, u64)>,
+}
+
+impl Carried {
+    fn add(&mut self, other: &Carried) {
+        for (k, n) in &other.conns {
+            let e = self.conns.entry(*k).or_default();
+            *e = e.saturating_add(*n);
+        }
+        for (k, (p, b)) in &other.traffic {
+            let e = self.traffic.entry(*k).or_default();
+            e.0 = e.0.saturating_add(*p);
+            e.1 = e.1.saturating_add(*b);
+        }
+    }
+}
+
+/// The counters of `rs`'s rules by what they count.
+fn attribute(rs: &Ruleset, counted: &Counted) -> Carried {
+    Carried {
+        conns: rs
+            .chains
+            .iter()
+            .filter_map(|(c, k)| counted.by_chain.get(c).map(|n| (*k, *n)))
+            .collect(),
+        traffic: rs
+            .traffic
+            .iter()
+            .filter_map(|(c, k)| counted.by_comment.get(c).map(|n| (*k, *n)))
+            .fold(BTreeMap::new(), |mut m, (k, (p, b))| {
+                let e: &mut (u64, u64) = m.entry(k).or_default();
+                e.0 = e.0.saturating_add(p);
+                e.1 = e.1.saturating_add(b);
+                m
+            }),
+    }
+}
+
+/// Per-service statistics of `table` from the counters.
+fn summarise(table: &Table, c: &Carried) -> Stats {
+    let mut out = Stats::default();
+    for (key, svc) in &table.services {
+        let mut s = ServiceStats {
+            traffic: traffic_match(key).is_some(),
+            ..ServiceStats::default()
+        };
+        for dk in svc.dests.keys() {
+            let n = c.conns.get(&(*key, *dk)).copied().unwrap_or(0);
+            s.conns = s.conns.saturating_add(n);
+            out.dests.insert((*key, *dk), n);
+        }
+        (s.in_pkts, s.in_bytes) = c.traffic.get(&(*key, false)).copied().unwrap_or((0, 0));
+        (s.out_pkts, s.out_bytes) = c.traffic.get(&(*key, true)).copied().unwrap_or((0, 0));
+        out.services.insert(*key, s);
+    }
+    out
 }
 
 /// The nftables backend: applies whole tables, remembers what it applied.
@@ -435,8 +603,8 @@ fn parse_counters(json: &str) -> Result<BTreeMap<String, u64>> {
 pub struct Nft {
     applied: Option<Ruleset>,
     table: Table,
-    /// Connections counted by replaced rulesets.
-    carried: BTreeMap<(ServiceKey, DestKey), u64>,
+    /// Counted by replaced rulesets.
+    carried: Carried,
 }
 
 impl Nft {
@@ -456,9 +624,7 @@ impl Nft {
     pub async fn apply(&mut self, table: &Table) -> Result<Vec<Refusal>> {
         let rs = render(table);
         if let Ok(now) = self.read_counters().await {
-            for (k, n) in now {
-                *self.carried.entry(k).or_default() += n;
-            }
+            self.carried.add(&now);
         }
         nft(&["-f", "-"], Some(&rs.text)).await?;
         let refused = rs.refused.clone();
@@ -472,26 +638,26 @@ impl Nft {
         &self.table
     }
 
-    async fn read_counters(&self) -> Result<BTreeMap<(ServiceKey, DestKey), u64>> {
+    async fn read_counters(&self) -> Result<Carried> {
         let Some(rs) = &self.applied else {
-            return Ok(BTreeMap::new());
+            return Ok(Carried::default());
         };
         let json = nft(&["-j", "list", "table", "inet", TABLE], None).await?;
-        let by_chain = parse_counters(&json)?;
-        Ok(rs
-            .chains
-            .iter()
-            .filter_map(|(c, k)| by_chain.get(c).map(|n| (*k, *n)))
-            .collect())
+        Ok(attribute(rs, &parse_counters(&json)?))
     }
 
     /// Connections scheduled to each destination since the first apply.
     pub async fn connections(&self) -> Result<BTreeMap<(ServiceKey, DestKey), u64>> {
-        let mut out = self.carried.clone();
-        for (k, n) in self.read_counters().await? {
-            *out.entry(k).or_default() += n;
-        }
-        Ok(out)
+        let mut c = self.carried.clone();
+        c.add(&self.read_counters().await?);
+        Ok(c.conns)
+    }
+
+    /// Every counter since the first apply, for the services of the table applied last.
+    pub async fn stats(&self) -> Result<Stats> {
+        let mut c = self.carried.clone();
+        c.add(&self.read_counters().await?);
+        Ok(summarise(&self.table, &c))
     }
 
     /// Deletes our table (on stop); no error when it is not there.
@@ -667,10 +833,79 @@ mod tests {
           {"rule":{"family":"inet","table":"keepalived_rs","chain":"s0d0","handle":5,
            "expr":[{"counter":{"packets":7,"bytes":420}},{"dnat":{}}]}},
           {"rule":{"family":"inet","table":"keepalived_rs","chain":"s0d1","handle":6,
-           "expr":[{"counter":{"packets":2,"bytes":120}}]}}]}"#;
+           "expr":[{"counter":{"packets":2,"bytes":120}}]}},
+          {"rule":{"family":"inet","table":"keepalived_rs","chain":"stats_postrouting","handle":7,
+           "comment":"s0 out","expr":[{"match":{}},{"counter":{"packets":10,"bytes":5000}}]}},
+          {"rule":{"family":"inet","table":"keepalived_rs","chain":"stats_input","handle":8,
+           "comment":"s0 out","expr":[{"counter":{"packets":3,"bytes":300}}]}}]}"#;
         let c = parse_counters(j).unwrap();
-        assert_eq!(c.get("s0d0"), Some(&7));
-        assert_eq!(c.get("s0d1"), Some(&2));
+        assert_eq!(c.by_chain.get("s0d0"), Some(&7));
+        assert_eq!(c.by_chain.get("s0d1"), Some(&2));
+        // Rules with the same comment add up (postrouting and input replies).
+        assert_eq!(c.by_comment.get("s0 out"), Some(&(13, 5300)));
+        assert_eq!(c.by_comment.len(), 1);
         assert!(parse_counters("{}").is_err());
+    }
+
+    /// Every address service gets traffic counters in both directions (matched on the
+    /// original tuple); fwmark services get none; the counters, carried across a table
+    /// replacement, sum up per service and per destination.
+    #[test]
+    fn traffic_counters_rendered_and_summarised() {
+        let mut t = Table::new();
+        let s4 = key("192.0.2.100", 80);
+        let dests = [
+            ("198.51.100.10", 8080, 1, Forwarding::Nat),
+            ("198.51.100.11", 8080, 1, Forwarding::Nat),
+        ];
+        t.services.insert(s4, svc("wrr", &dests));
+        let fw = ServiceKey::Fwmark {
+            family: Family::Inet,
+            mark: 7,
+        };
+        t.services.insert(fw, svc("wrr", &dests));
+        let rs = render(&t);
+        assert!(rs.text.contains("chain stats_postrouting {\n    type filter hook postrouting priority 0; policy accept;\n"), "{}", rs.text);
+        assert!(rs.text.contains("    meta l4proto tcp ct original ip daddr 192.0.2.100 ct original proto-dst 80 ct direction original counter comment \"s0 in\"\n"), "{}", rs.text);
+        assert!(
+            rs.text
+                .contains("ct original proto-dst 80 ct direction reply counter comment \"s0 out\""),
+            "{}",
+            rs.text
+        );
+        assert!(rs.text.contains("chain stats_input {\n    type filter hook input priority 0; policy accept;\n    meta l4proto tcp ct original ip daddr 192.0.2.100 ct original proto-dst 80 ct direction reply counter comment \"s0 out\"\n  }"), "{}", rs.text);
+        assert_eq!(
+            rs.traffic.len(),
+            2,
+            "no traffic counters for fwmark: {:?}",
+            rs.traffic
+        );
+        assert_eq!(rs.traffic.get("s0 in"), Some(&(s4, false)));
+
+        let counted = Counted {
+            by_chain: [("s0d0".to_string(), 5), ("s0d1".to_string(), 4)].into(),
+            by_comment: [
+                ("s0 in".to_string(), (50, 4000)),
+                ("s0 out".to_string(), (40, 90000)),
+            ]
+            .into(),
+        };
+        let mut c = attribute(&rs, &counted);
+        // A second ruleset's counts (after a replacement) add to the first's.
+        c.add(&attribute(&rs, &counted));
+        let st = summarise(&t, &c);
+        let s = st.services[&s4];
+        assert_eq!((s.conns, s.traffic), (18, true));
+        assert_eq!(
+            (s.in_pkts, s.in_bytes, s.out_pkts, s.out_bytes),
+            (100, 8000, 80, 180000)
+        );
+        let f = st.services[&fw];
+        assert_eq!((f.traffic, f.in_pkts), (false, 0));
+        let d0 = DestKey {
+            addr: "198.51.100.10".parse().unwrap(),
+            port: 8080,
+        };
+        assert_eq!(st.dests.get(&(s4, d0)), Some(&10));
     }
 }

@@ -204,6 +204,20 @@ fn nat_virtual_server_balances_by_weight_and_takes_a_dead_backend_out() {
         .run_async(Duration::from_secs(10), || nft.connections())
         .unwrap();
     assert_eq!(conns.values().sum::<u64>(), 240, "{conns:?}");
+    // The service's traffic counters (both directions, carried across the replacement):
+    // each connection is at least SYN, the request and a FIN in, SYN-ACK, the answer
+    // and a FIN out, each packet at least 40 bytes of IPv4 + TCP headers.
+    let stats = lb
+        .run_async(Duration::from_secs(10), || nft.stats())
+        .unwrap();
+    let s = stats.services.values().next().copied().unwrap();
+    assert_eq!((stats.services.len(), s.conns, s.traffic), (1, 240, true));
+    assert!(s.in_pkts >= 3 * 240 && s.out_pkts >= 3 * 240, "{s:?}");
+    assert!(
+        s.in_bytes >= 40 * s.in_pkts && s.out_bytes >= 40 * s.out_pkts,
+        "{s:?}"
+    );
+    assert!(s.in_pkts < 20 * 240 && s.out_pkts < 20 * 240, "{s:?}");
 
     // Removed: nothing forwards any more, and our table is gone (twice is fine).
     lb.run_async(Duration::from_secs(10), || nft.remove())

@@ -94,6 +94,9 @@ pub struct Stats {
     pub become_master: u64,
     /// Transitions out of MASTER.
     pub release_master: u64,
+    /// State changes of any kind (INIT, BACKUP, MASTER, FAULT to another state).
+    #[serde(default)]
+    pub transitions: u64,
     /// Priority 0 adverts received.
     pub pri_zero_rcvd: u64,
     /// Priority 0 adverts sent.

@@ -975,6 +975,7 @@ impl Router {
         inst.state = state;
         let id = inst.id;
         if from != to {
+            inst.stats.transitions = inst.stats.transitions.saturating_add(1);
             inst.last_transition = Some(crate::instance::Transition {
                 at: self.now,
                 from,

@@ -33,8 +33,15 @@ fn startup_backup_then_master_after_master_down_interval() {
     assert_eq!(r.poll_timeout(), Some(us(3_609_375)));
     r.handle_timeout(us(3_609_374));
     assert_eq!(state(&r), StateKind::Backup);
+    assert_eq!(r.instances()[0].stats().transitions, 1, "INIT -> BACKUP");
     r.handle_timeout(us(3_609_375));
     assert_eq!(state(&r), StateKind::Master);
+    let s = r.instances()[0].stats();
+    assert_eq!(
+        (s.transitions, s.become_master),
+        (2, 1),
+        "and BACKUP -> MASTER"
+    );
     let d = drain(&mut r);
     assert_eq!(d.adverts().len(), 1);
     assert_eq!(d.adverts()[0].priority, 100);
