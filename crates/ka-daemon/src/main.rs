@@ -115,6 +115,10 @@ struct KeepalivedArgs {
     /// The control socket (`status`, `reload`).
     #[arg(long = "control-socket", value_name = "PATH", default_value = daemon::control::DEFAULT_PATH)]
     control_socket: PathBuf,
+    /// Serve Prometheus metrics (/metrics) and the status JSON (/status) over HTTP on
+    /// ADDR:PORT (off by default; overrides global_defs `metrics_listen`).
+    #[arg(long = "metrics-listen", value_name = "ADDR:PORT")]
+    metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -301,6 +305,7 @@ fn main() -> ExitCode {
                 check_only: ka.check,
                 control_socket: ka.control_socket,
                 lb_backend: ka.lb_backend,
+                metrics_listen: ka.metrics_listen,
             })
         }
     }

@@ -143,6 +143,14 @@ fn nat_virtual_server_through_nftables() {
         ],
         "{j}"
     );
+    // Packets and bytes: per service (each connection at least SYN, request, FIN each
+    // way, 40 bytes a packet at least), not per destination.
+    let n = |k: &str| svc["stats"][k].as_u64().unwrap();
+    assert!(n("inpkts") >= 3 * 90 && n("outpkts") >= 3 * 90, "{j}");
+    assert!(
+        n("inbytes") >= 40 * n("inpkts") && n("outbytes") >= 40 * n("outpkts"),
+        "{j}"
+    );
     assert!(svc["destinations"][0]["stats"]["inpkts"].is_null(), "{j}");
     let text = status(&d, false);
     let text = text.as_str().unwrap();
@@ -150,13 +158,31 @@ fn nat_virtual_server_through_nftables() {
         "virtual servers (nftables backend):",
         "TCP  192.0.2.100:80 wrr",
         "  -> 198.51.100.10:8080           Masq    2      -          -",
-        "TCP  192.0.2.100:80                     90        -        -        -        -",
         "  -> 198.51.100.20:8080                 30        -        -        -        -",
     ] {
         assert!(
             text.lines().any(|l| l == line),
             "no line {line:?} in\n{text}"
         );
+    }
+    // The text's counters line: 90 connections and (read a moment later) at least the
+    // packets and bytes the JSON had.
+    let counted: Vec<u64> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("TCP  192.0.2.100:80 "))
+        .find_map(|l| {
+            l.split_whitespace()
+                .map(|x| x.parse().ok())
+                .collect::<Option<Vec<u64>>>()
+        })
+        .unwrap_or_default();
+    assert_eq!(counted.len(), 5, "{text}");
+    assert_eq!(counted[0], 90, "{text}");
+    for (i, k) in ["inpkts", "outpkts", "inbytes", "outbytes"]
+        .iter()
+        .enumerate()
+    {
+        assert!(counted[i + 1] >= n(k), "{k}: {text}");
     }
 
     // SIGTERM: VIP released and our table removed.

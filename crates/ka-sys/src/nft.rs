@@ -526,7 +526,7 @@ pub struct ServiceStats {
 }
 
 /// The data plane's counters: every service of the table applied, and the connections
-/// scheduled to each destination.
+/// scheduled to each of its destinations (also those removed since).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
     /// By service.
@@ -578,7 +578,8 @@ fn attribute(rs: &Ruleset, counted: &Counted) -> Carried {
     }
 }
 
-/// Per-service statistics of `table` from the counters.
+/// Per-service statistics of `table` from the counters (destinations removed since the
+/// first apply keep their share of the connections).
 fn summarise(table: &Table, c: &Carried) -> Stats {
     let mut out = Stats::default();
     for (key, svc) in &table.services {
@@ -587,9 +588,11 @@ fn summarise(table: &Table, c: &Carried) -> Stats {
             ..ServiceStats::default()
         };
         for dk in svc.dests.keys() {
-            let n = c.conns.get(&(*key, *dk)).copied().unwrap_or(0);
-            s.conns = s.conns.saturating_add(n);
-            out.dests.insert((*key, *dk), n);
+            out.dests.insert((*key, *dk), 0);
+        }
+        for ((sk, dk), n) in c.conns.iter().filter(|((sk, _), _)| sk == key) {
+            s.conns = s.conns.saturating_add(*n);
+            out.dests.insert((*sk, *dk), *n);
         }
         (s.in_pkts, s.in_bytes) = c.traffic.get(&(*key, false)).copied().unwrap_or((0, 0));
         (s.out_pkts, s.out_bytes) = c.traffic.get(&(*key, true)).copied().unwrap_or((0, 0));

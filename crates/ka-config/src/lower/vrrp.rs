@@ -1121,7 +1121,7 @@ impl Lowerer<'_> {
 fn compat_note(block: &str, keyword: &str, status: Status) -> &'static str {
     match (block, keyword) {
         (_, k) if k.starts_with("enable_snmp") || k == "snmp_socket" || k == "enable_traps" => {
-            "no SNMP agent; metrics and status come from the control socket instead"
+            "no SNMP agent; status comes from the control socket, Prometheus metrics from --metrics-listen"
         }
         (_, "enable_dbus" | "dbus_service_name") => "no DBus interface",
         (_, "vrrp_iptables" | "vrrp_ipsets" | "namespace_with_ipsets") => {

@@ -53,6 +53,16 @@ pub struct RsReport {
     pub last_result: Option<String>,
     /// Why it is in its state (the reason of its last transition).
     pub reason: Option<String>,
+    /// How long the last probe of one of its checkers took, from start to verdict
+    /// (microseconds; probes that could not run are not counted).
+    #[serde(default)]
+    pub last_probe_us: Option<u64>,
+    /// Probes of its checkers that ran.
+    #[serde(default)]
+    pub probes: u64,
+    /// Their summed duration (microseconds).
+    #[serde(default)]
+    pub probe_us_total: u64,
 }
 
 /// Every real server's report, in configuration order (updated in place).
@@ -204,6 +214,9 @@ pub fn spawn(
                 weight: r.weight,
                 last_result: None,
                 reason: None,
+                last_probe_us: None,
+                probes: 0,
+                probe_us_total: 0,
             })
             .collect();
     }
@@ -278,6 +291,9 @@ fn read_track_file(path: &str) -> i64 {
         Err(_) => 0,
     }
 }
+
+/// A probe's result and how long it took.
+type ProbeResult = (ProbeId, ProbeOutcome, Duration);
 
 struct Driver {
     sched: Scheduler,
@@ -371,7 +387,7 @@ impl Driver {
         mut file_values: BTreeMap<String, i64>,
         ha_targets: Vec<(u32, std::net::IpAddr, String)>,
     ) {
-        let (res_tx, mut res_rx) = mpsc::channel::<(ProbeId, ProbeOutcome)>(RESULT_QUEUE);
+        let (res_tx, mut res_rx) = mpsc::channel::<ProbeResult>(RESULT_QUEUE);
         let ha_vs: Vec<u32> = ha_targets.iter().map(|t| t.0).collect();
         let mut ha = match ha_suspend::Watch::start(ha_targets).await {
             Ok(w) => w,
@@ -425,11 +441,11 @@ impl Driver {
                 }
                 r = res_rx.recv() => {
                     // res_tx lives here, so the channel never closes.
-                    let Some((id, outcome)) = r else { break };
-                    self.result(id, outcome);
+                    let Some((id, outcome, took)) = r else { break };
+                    self.result(id, outcome, took);
                     // Take whatever else is ready in the same turn.
-                    while let Ok((id, outcome)) = res_rx.try_recv() {
-                        self.result(id, outcome);
+                    while let Ok((id, outcome, took)) = res_rx.try_recv() {
+                        self.result(id, outcome, took);
                     }
                 }
                 _ = file_tick.tick(), if !files.is_empty() => {
@@ -476,7 +492,7 @@ impl Driver {
         info!("checker stopped");
     }
 
-    fn result(&mut self, id: ProbeId, outcome: ProbeOutcome) {
+    fn result(&mut self, id: ProbeId, outcome: ProbeOutcome, took: Duration) {
         if let Some(chk) = self.in_flight.remove(&id) {
             let text = match &outcome {
                 ProbeOutcome::Success => "success".to_owned(),
@@ -490,7 +506,16 @@ impl Driver {
                 let (kind, target) = self.names.chk(chk);
                 warn!("{kind} on {target}: cannot probe ({why}), rescheduling");
             }
-            self.with_report(chk.rs, |r| r.last_result = Some(text));
+            let ran = !matches!(outcome, ProbeOutcome::NotRun(_));
+            let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+            self.with_report(chk.rs, |r| {
+                r.last_result = Some(text);
+                if ran {
+                    r.last_probe_us = Some(us);
+                    r.probes = r.probes.saturating_add(1);
+                    r.probe_us_total = r.probe_us_total.saturating_add(us);
+                }
+            });
         }
         let now = self.now();
         self.sched.handle_result(now, id, outcome);
@@ -509,7 +534,7 @@ impl Driver {
 
     /// Spawns every probe asked for and handles every event; returns how many probes
     /// were started.
-    fn after(&mut self, res_tx: &mpsc::Sender<(ProbeId, ProbeOutcome)>, stopping: bool) -> u32 {
+    fn after(&mut self, res_tx: &mpsc::Sender<ProbeResult>, stopping: bool) -> u32 {
         let mut started = 0u32;
         if !stopping {
             while let Some(p) = self.sched.poll_probe() {
@@ -518,8 +543,9 @@ impl Driver {
                 let tx = res_tx.clone();
                 let ctx = self.ctx.clone();
                 tokio::task::spawn_local(async move {
+                    let start = tokio::time::Instant::now();
                     let outcome = probe::run(&p, &ctx).await;
-                    let _ = tx.send((p.id, outcome)).await;
+                    let _ = tx.send((p.id, outcome, start.elapsed())).await;
                 });
             }
         }

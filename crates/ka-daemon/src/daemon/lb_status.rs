@@ -22,9 +22,10 @@
 //! }
 //! ```
 //!
-//! The nftables data plane counts connections scheduled per destination only: its
-//! packet and byte counters and its active/inactive connection counts are `null`
-//! (`-` in the text).
+//! The nftables data plane counts connections scheduled per destination, and packets
+//! and bytes per address service (by the conntrack original tuple); per-destination
+//! packets and bytes, fwmark services' packets and bytes and the active/inactive
+//! connection counts are `null` (`-` in the text).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -333,6 +334,21 @@ impl LbStatus {
             error: None,
             services,
         }
+    }
+
+    /// The nftables table with its counters: connections per destination, and packets
+    /// and bytes per address service (not counted for fwmark services).
+    pub fn from_nft_stats(table: &Table, stats: &ka_sys::nft::Stats) -> LbStatus {
+        let mut st = LbStatus::from_nft(table, &stats.dests);
+        for (row, (_, s)) in st.services.iter_mut().zip(&stats.services) {
+            if s.traffic {
+                row.stats.inpkts = Some(s.in_pkts);
+                row.stats.outpkts = Some(s.out_pkts);
+                row.stats.inbytes = Some(s.in_bytes);
+                row.stats.outbytes = Some(s.out_bytes);
+            }
+        }
+        st
     }
 
     /// The text of `status`: `ipvsadm -Ln`, then `ipvsadm -Ln --stats --exact`.

@@ -291,16 +291,13 @@ impl Lvs {
     /// The table in the data plane with its counters.
     pub async fn status(&self) -> LbStatus {
         match &self.backend {
-            Backend::Nft(nft) => {
-                let conns = match nft.connections().await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        warn!("nftables counters: {e}");
-                        Default::default()
-                    }
-                };
-                LbStatus::from_nft(nft.table(), &conns)
-            }
+            Backend::Nft(nft) => match nft.stats().await {
+                Ok(st) => LbStatus::from_nft_stats(nft.table(), &st),
+                Err(e) => {
+                    warn!("nftables counters: {e}");
+                    LbStatus::from_nft(nft.table(), &Default::default())
+                }
+            },
             Backend::Ipvs(b) => {
                 let read = b
                     .worker

@@ -10,7 +10,8 @@
 //! `io` applies the router's output, `events` logs its events, `reload` re-reads the
 //! configuration on SIGHUP and on the control socket's `reload` (and owns the VRRP receive
 //! sockets), `control` serves the control socket (`status`, `reload`), `status` builds and
-//! renders the status snapshot, `dump` writes keepalived's SIGUSR1/SIGUSR2/JSON dumps.
+//! renders the status snapshot, `dump` writes keepalived's SIGUSR1/SIGUSR2/JSON dumps,
+//! `metrics` serves Prometheus metrics and `/status` over HTTP (`--metrics-listen`).
 //!
 //! `net` applies VIP attributes, virtual/static routes and rules and static addresses;
 //! `vmac` makes the `use_vmac` macvlans before the instances are mapped onto them;
@@ -29,6 +30,7 @@ mod io;
 pub mod lb_status;
 pub mod lvs;
 pub mod map;
+pub mod metrics;
 pub mod net;
 mod notify;
 mod reload;
@@ -81,6 +83,8 @@ pub struct Options {
     pub control_socket: PathBuf,
     /// `--lb-backend`: the data plane of the virtual servers.
     pub lb_backend: lvs::BackendKind,
+    /// `--metrics-listen`: the metrics listener (before global_defs `metrics_listen`).
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT. Exit status 0 after a clean stop, 1 when the
@@ -90,6 +94,7 @@ pub fn run(opts: &Options) -> ExitCode {
     let Some(cfg) = load_config(&opts.file, opts.config_id.clone()) else {
         return ExitCode::from(1);
     };
+    let started = std::time::SystemTime::now();
     let plan = crate::check::Plan::new(&cfg, opts.vrrp_only, opts.check_only);
     if let Some(ns) = &opts.namespace {
         if let Err(e) = ka_sys::netns::enter_named(ns) {
@@ -115,6 +120,17 @@ pub fn run(opts: &Options) -> ExitCode {
         None
     };
     let lb_query = lvs.as_mut().map(lvs::Lvs::status_query);
+    // The metrics listener: the option, else global_defs metrics_listen.
+    let metrics_listener = match opts.metrics_listen.or(cfg.vrrp.global.metrics_listen) {
+        Some(addr) => match metrics::Listener::bind(addr) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                error!("{e}");
+                return ExitCode::from(1);
+            }
+        },
+        None => None,
+    };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -142,6 +158,21 @@ pub fn run(opts: &Options) -> ExitCode {
         config_id: opts.config_id.clone(),
     };
     let real_servers = plan.status_table();
+    let mut snapshots = None;
+    let metrics = metrics_listener.map(|listener| {
+        let engine = plan.run_vrrp().then(|| {
+            let (tx, rx) = mpsc::channel(metrics::ENGINE_QUEUE);
+            snapshots = Some(rx);
+            tx
+        });
+        let sources = metrics::Sources {
+            engine,
+            real_servers: std::sync::Arc::clone(&real_servers),
+            lb: lb_query.clone(),
+            daemon: metrics::daemon_info(&opts.file, started),
+        };
+        (listener, sources)
+    });
     let vrrp = plan.run_vrrp().then(|| {
         async_main(
             cfg.vrrp,
@@ -150,9 +181,17 @@ pub fn run(opts: &Options) -> ExitCode {
             opts,
             real_servers,
             lb_query,
+            snapshots,
         )
     });
-    let code = local.block_on(&rt, plan.run(vrrp, lvs));
+    let code = local.block_on(&rt, async {
+        let server = metrics.map(|(l, s)| tokio::task::spawn_local(metrics::serve(l, s)));
+        let code = plan.run(vrrp, lvs).await;
+        if let Some(s) = server {
+            s.abort();
+        }
+        code
+    });
     for p in &pid_files {
         let _ = std::fs::remove_file(p);
     }
@@ -263,6 +302,7 @@ async fn async_main(
     opts: &Options,
     real_servers: crate::check::StatusTable,
     lb_query: Option<lvs::StatusQuery>,
+    mut snapshots: Option<mpsc::Receiver<metrics::SnapshotRequest>>,
 ) -> ExitCode {
     let started = std::time::SystemTime::now();
     // Monitor first, then the dump: no link change is missed.
@@ -537,6 +577,9 @@ async fn async_main(
                     }));
                 }
             },
+            reply = metrics::next(&mut snapshots) => {
+                let _ = reply.send(status::snapshot(&router, &status_ctx(clock.now())));
+            }
             k = dumps.next() => dump::write(k, &router, &status_ctx(clock.now())),
             () = sleep => router.handle_timeout(clock.now()),
             p = rx.recv() => match p {

@@ -22,13 +22,14 @@
 //!     "last_transition": {"from": "BACKUP", "to": "MASTER", "reason": "master_down",
 //!                         "time": "2026-11-22T07:39:37.815854Z", "unix_us": 1795333177815854},
 //!     "counters": {"adverts_sent": 12, "adverts_received": 0, "became_master": 1,
-//!                  "released_master": 0, "priority_zero_sent": 0, "priority_zero_received": 0,
+//!                  "released_master": 0, "transitions": 2, "priority_zero_sent": 0, "priority_zero_received": 0,
 //!                  "drops": {"no_instance": 0, "vrid_zero": 0, "not_running": 0, "ttl": 0, ...}}
 //!   }],
 //!   "sync_groups": [{"name": "G1", "state": "MASTER", "members": ["VI_1"]}],
 //!   "unmatched_drops": {"no_instance": 0, "vrid_zero": 0},
 //!   "real_servers": [{"virtual_server": "[192.0.2.100]:tcp:80", "real_server": "[192.0.2.10]:tcp:80",
-//!                     "alive": true, "weight": 1, "last_result": "success", "reason": ...}]
+//!                     "alive": true, "weight": 1, "last_result": "success", "reason": ...,
+//!                     "last_probe_us": 412, "probes": 7, "probe_us_total": 2980}]
 //!                                                   // absent while no checker runs
 //!   "virtual_servers": {"backend": "ipvs", "services": [...]}  // the data plane's table
 //!                                                   // (see `lb_status`); absent without one
@@ -205,6 +206,9 @@ pub struct Counters {
     pub became_master: u64,
     /// Transitions out of MASTER.
     pub released_master: u64,
+    /// State changes of any kind.
+    #[serde(default)]
+    pub transitions: u64,
     /// Priority 0 adverts sent.
     pub priority_zero_sent: u64,
     /// Priority 0 adverts received.
@@ -393,6 +397,7 @@ fn instance_status(
             adverts_received: st.adverts_rcvd,
             became_master: st.become_master,
             released_master: st.release_master,
+            transitions: st.transitions,
             priority_zero_sent: st.pri_zero_sent,
             priority_zero_received: st.pri_zero_rcvd,
             drops: DropReason::ALL
@@ -763,6 +768,9 @@ mod tests {
             weight: 1,
             last_result: Some("connection refused".into()),
             reason: Some("TCP_CHECK failed".into()),
+            last_probe_us: Some(350),
+            probes: 2,
+            probe_us_total: 700,
         });
         let s = snapshot(&r, &ctx);
         let j = serde_json::to_value(&s).unwrap();
