@@ -6,7 +6,7 @@
 //! shows the failover (state gauges, transitions counter, priorities, the priority-0
 //! advert); a's real-server, check-latency and virtual-server counters follow real
 //! traffic; /status serves `status --json`. Idle scrapers that hold every connection
-//! slot delay no advert.
+//! slot, and scrapers in a loop, delay no advert.
 //!
 //! Root, `ip`, `nft` (Debian nftables). Addresses: 192.0.2.0/24.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -24,7 +24,7 @@ const VIP: &str = "192.0.2.100";
 fn instance(ifname: &str, state: &str, prio: u8) -> String {
     format!(
         "vrrp_instance VI_1 {{\n  state {state}\n  interface {ifname}\n  virtual_router_id 51\n  \
-         priority {prio}\n  advert_int 0.1\n  virtual_ipaddress {{\n    {VIP}/32\n  }}\n}}\n"
+         version 3\n  priority {prio}\n  advert_int 0.1\n  virtual_ipaddress {{\n    {VIP}/32\n  }}\n}}\n"
     )
 }
 
@@ -215,6 +215,36 @@ fn metrics_show_a_failover_real_servers_and_status() {
     let m = scrape(b, ma);
     assert_eq!(m[&vi1("vrrp_transitions_total")], 1.0, "a flapped");
 
+    // Many scrapers: 4 threads in a loop on each listener for 1.5 s (every scrape of a
+    // reads the nftables counters too). a keeps advertising every 0.1 s (at least 10 of
+    // the 15 adverts in that time counted), b stays BACKUP.
+    let sent_before = scrape(b, ma)[&vi1("vrrp_adverts_sent_total")];
+    let answered = std::sync::atomic::AtomicU32::new(0);
+    std::thread::scope(|sc| {
+        for (ns, to) in [(b, ma), (a, mb)] {
+            for _ in 0..4 {
+                let answered = &answered;
+                sc.spawn(move || {
+                    let start = Instant::now();
+                    while start.elapsed() < Duration::from_millis(1500) {
+                        if get(ns, to, "/metrics").is_some_and(|r| r.0 == 200) {
+                            answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        }
+    });
+    let answered = answered.into_inner();
+    let ma_now = scrape(b, ma);
+    let sent = ma_now[&vi1("vrrp_adverts_sent_total")] - sent_before;
+    assert!(answered >= 8, "only {answered} scrapes answered");
+    assert!(sent >= 10.0, "a sent {sent} adverts in 1.5 s of scraping");
+    assert_eq!(ma_now[&vi1("vrrp_transitions_total")], 1.0, "a flapped");
+    let m = scrape(a, mb);
+    assert_eq!(state(&m), Some("BACKUP"), "b took over while scraped");
+    eprintln!("{answered} scrapes answered in 1.5 s; a sent {sent} adverts meanwhile");
+
     // /status on b: the JSON of `status --json`, the same as the control socket's.
     let (code, body) = get(a, mb, "/status").unwrap();
     assert_eq!(code, 200);
@@ -239,6 +269,19 @@ fn metrics_show_a_failover_real_servers_and_status() {
     let cj: serde_json::Value = serde_json::from_str(&ctl).unwrap();
     assert_eq!(cj["instances"][0]["master"], j["instances"][0]["master"]);
     assert_eq!(cj["daemon"], j["daemon"]);
+
+    // A reload that moves metrics_listen says the listener stays (until a restart).
+    let conf = dir.0.join("a.conf");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(&conf, text.replace("192.0.2.1:9650", "192.0.2.1:9651")).unwrap();
+    da.signal("-HUP");
+    let said = wait_until(Duration::from_secs(5), || {
+        da.log().contains(
+            "metrics_listen changed (192.0.2.1:9650 -> 192.0.2.1:9651): the metrics listener stays",
+        )
+    });
+    assert!(said.is_some(), "{}", da.log());
+    assert_eq!(get(b, ma, "/metrics").map(|r| r.0), Some(200));
 
     // Failover: a stops (priority 0 advert); b's /metrics, scraped all along, shows
     // BACKUP then MASTER, the transitions counter going up by one and its own priority
@@ -300,4 +343,54 @@ fn a_metrics_address_that_cannot_be_bound_is_refused() {
         d.log()
     );
     assert!(!p.a.has(&p.a_if, VIP));
+}
+
+/// `-C` (checkers and data plane only, no VRRP engine): /metrics has the real-server and
+/// virtual-server families and no VRRP ones; /status has the checkers' table and the
+/// data plane's, and no instances.
+#[test]
+fn checker_only_daemon_serves_real_servers() {
+    let p = Pair::new();
+    let _web = TcpBackend::start(&p.b, "web", 8080);
+    let dir = TmpDir::new();
+    let conf = format!(
+        "virtual_server {VIP} 80 {{\n  delay_loop 1\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n\
+         \n  real_server 192.0.2.2 8080 {{\n    TCP_CHECK {{\n      connect_timeout 1\n    }}\n  }}\n}}\n"
+    );
+    let d = Daemon::start_with(
+        &p.a,
+        &dir,
+        "a",
+        &conf,
+        &[
+            "-C",
+            "--lb-backend",
+            "nftables",
+            "--metrics-listen",
+            "127.0.0.1:9650",
+        ],
+    );
+    let rs = "{virtual_server=\"[192.0.2.100]:tcp:80\",real_server=\"[192.0.2.2]:tcp:8080\"}";
+    let mut m = BTreeMap::new();
+    let up = wait_until(Duration::from_secs(10), || {
+        get(&p.a, "127.0.0.1:9650", "/metrics").is_some_and(|(c, _)| c == 200) && {
+            m = scrape(&p.a, "127.0.0.1:9650");
+            m.get(&format!(
+                "keepalived_rs_real_server_probe_duration_seconds_count{rs}"
+            )) >= Some(&1.0)
+        }
+    });
+    assert!(up.is_some(), "{m:?}\n{}", d.log());
+    assert_eq!(m[&format!("keepalived_rs_real_server_up{rs}")], 1.0);
+    assert_eq!(
+        m["keepalived_rs_virtual_server_connections_total{virtual_server=\"[192.0.2.100]:tcp:80\"}"],
+        0.0
+    );
+    assert!(!m.keys().any(|k| k.contains("vrrp")), "{m:?}");
+    let (code, body) = get(&p.a, "127.0.0.1:9650", "/status").unwrap();
+    assert_eq!(code, 200);
+    let j: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(j["instances"], serde_json::json!([]), "{j}");
+    assert_eq!(j["real_servers"][0]["alive"], true, "{j}");
+    assert_eq!(j["virtual_servers"]["backend"], "nftables", "{j}");
 }

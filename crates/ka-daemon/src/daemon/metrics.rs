@@ -1,7 +1,8 @@
 //! The metrics listener: Prometheus metrics (`/metrics`) and the status JSON (`/status`)
 //! over HTTP/1.1, off by default, on `--metrics-listen ADDR:PORT` or global_defs
 //! `metrics_listen ADDR:PORT` (a keepalived-rs extension; the option wins). The listener
-//! is bound at start-up; a reload does not move it.
+//! is bound at start-up (an address that cannot be bound stops the start); a reload does
+//! not move it (a changed `metrics_listen` is warned about).
 //!
 //! # Endpoints
 //!

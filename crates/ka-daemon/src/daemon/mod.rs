@@ -156,6 +156,10 @@ pub fn run(opts: &Options) -> ExitCode {
     let source = reload::Source {
         file: opts.file.clone(),
         config_id: opts.config_id.clone(),
+        metrics_listen: opts
+            .metrics_listen
+            .is_none()
+            .then_some(cfg.vrrp.global.metrics_listen),
     };
     let real_servers = plan.status_table();
     let mut snapshots = None;

@@ -36,6 +36,9 @@ pub(super) struct Source {
     pub(super) file: PathBuf,
     /// `-i`.
     pub(super) config_id: Option<String>,
+    /// global_defs `metrics_listen` at start, when it chose the listener (no
+    /// `--metrics-listen`): a reload that changes it is told the listener stays.
+    pub(super) metrics_listen: Option<Option<std::net::SocketAddr>>,
 }
 
 /// The result of one reload, short enough to hand back to `keepalived-rs reload`.
@@ -270,6 +273,18 @@ async fn reload_inner(
     super::vmac::resolve_names(&mut cfg.vrrp);
     if !cfg.lvs.virtual_servers.is_empty() {
         warn!("reload applies to the VRRP instances only: virtual_server changes need a restart");
+    }
+    if let Some(was) = src.metrics_listen {
+        let now = cfg.vrrp.global.metrics_listen;
+        if now != was {
+            let show =
+                |a: Option<std::net::SocketAddr>| a.map_or("off".to_owned(), |a| a.to_string());
+            warn!(
+                "metrics_listen changed ({} -> {}): the metrics listener stays as it is until a restart",
+                show(was),
+                show(now)
+            );
+        }
     }
     // Addresses configured as VIPs, old or new, never count as an interface's own.
     let mut vips: BTreeSet<IpAddr> = cfg
