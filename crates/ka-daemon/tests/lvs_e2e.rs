@@ -206,6 +206,48 @@ fn vrrp_only_flag_leaves_the_data_plane_alone() {
     assert!(!nft_tables(&lb).contains("keepalived_rs"), "{}", d.log());
 }
 
+/// `--lb-backend ipvs` on a kernel without IPVS (this host's; the qemu guest test
+/// covers a kernel with it) is refused at start with the reason; `auto` falls back to
+/// nftables and says why.
+#[test]
+fn forced_ipvs_without_ipvs_is_refused_and_auto_uses_nftables() {
+    let has_ipvs = std::path::Path::new("/proc/net/ip_vs").exists();
+    let (peer, lb) = (Netns::new(), Netns::new());
+    let (_, lb_if) = link(&peer, "192.0.2.2/24", &lb, "192.0.2.1/24");
+    let dir = TmpDir::new();
+    let mut d = Daemon::start_with(
+        &lb,
+        &dir,
+        "forced",
+        &conf(&lb_if, 1, 1),
+        &["--lb-backend", "ipvs"],
+    );
+    if has_ipvs {
+        let up = wait_until(Duration::from_secs(8), || {
+            d.log().contains("load balancer: ipvs backend")
+        });
+        assert!(up.is_some(), "{}", d.log());
+        return;
+    }
+    assert_eq!(d.wait_exit(Duration::from_secs(10)), Some(1), "{}", d.log());
+    assert!(
+        d.log().contains("IPVS backend: the kernel has no IPVS"),
+        "{}",
+        d.log()
+    );
+    let d = Daemon::start_with(&lb, &dir, "auto", &conf(&lb_if, 1, 1), &[]);
+    let up = wait_until(Duration::from_secs(8), || {
+        d.log().contains("load balancer: nftables backend")
+    });
+    assert!(up.is_some(), "{}", d.log());
+    assert!(
+        d.log()
+            .contains("the kernel has no IPVS: the load balancer uses nftables"),
+        "{}",
+        d.log()
+    );
+}
+
 /// A load balancer in front of two back ends, both answering.
 struct Site {
     client: Netns,

@@ -14,7 +14,8 @@
 //!   removed), the quorum of a fourth service is lost and its sorry server takes the
 //!   requests; everything comes back when the back end does; each change costs one
 //!   netlink message per operation;
-//! * `lvs_timeouts` reach the kernel.
+//! * `lvs_timeouts` reach the kernel; `lvs_sync_daemon` runs as master while its
+//!   instance is MASTER and is stopped with the daemon.
 //!
 //! Topology (guest): client (192.0.2.2) -- router r (192.0.2.1 | bridge 198.51.100.1)
 //! -- on the bridge: lb (198.51.100.2, VIPs 203.0.113.1-4), b1 (.10), b2 (.20), sorry
@@ -63,7 +64,8 @@ fn conf(lb_if: &str) -> String {
         )
     };
     format!(
-        "global_defs {{\n  lvs_timeouts tcp 901 tcpfin 61 udp 301\n}}\n\
+        "global_defs {{\n  lvs_timeouts tcp 901 tcpfin 61 udp 301\n  \
+         lvs_sync_daemon {lb_if} VI_1 id 7\n}}\n\
          vrrp_instance VI_1 {{\n  state MASTER\n  interface {lb_if}\n  virtual_router_id 51\n  \
          priority 150\n  advert_int 1\n  virtual_ipaddress {{\n    {NAT}/32\n    {DR}/32\n    \
          {TUN}/32\n    {QUORUM}/32\n  }}\n}}\n{}{}{}{}",
@@ -406,6 +408,17 @@ fn guest() {
         timeouts.contains("901 61 301"),
         "lvs_timeouts not applied: {timeouts}"
     );
+    // lvs_sync_daemon follows VI_1, which is MASTER.
+    let daemons = wait_until(Duration::from_secs(10), || {
+        let d = in_ns(&lb, "ipvsadm -L --daemon");
+        d.contains("master sync daemon") && !d.contains("backup sync daemon")
+    });
+    let shown = in_ns(&lb, "ipvsadm -L --daemon");
+    assert!(daemons.is_some(), "sync daemon: {shown}\n{}", d.log());
+    assert!(
+        shown.contains(&format!("mcast={lb_if}")) && shown.contains("syncid=7"),
+        "{shown}"
+    );
     step("adopted");
 
     // Requests: an even split everywhere.
@@ -528,5 +541,7 @@ fn guest() {
     let rows = ipvsadm_rows(&lb, "");
     assert_eq!(rows.keys().collect::<Vec<_>>(), [&foreign], "{}", d.log());
     assert_eq!(rows[&foreign], before[&foreign]);
+    let shown = in_ns(&lb, "ipvsadm -L --daemon");
+    assert!(shown.trim().is_empty(), "sync daemons left: {shown}");
     step("stopped");
 }

@@ -67,7 +67,7 @@ pub const GLOBAL_DEFS: BlockSpec = BlockSpec {
         kw("vrrp_mcast_group4", P),
         kw("vrrp_mcast_group6", P),
         kw("default_interface", P),
-        kw("lvs_sync_daemon", P),
+        kw("lvs_sync_daemon", S),
         kw("lvs_timeouts", S),
         kw("lvs_flush", P),
         kw("lvs_flush_on_stop", P),
@@ -1166,6 +1166,9 @@ fn compat_note(block: &str, keyword: &str, status: Status) -> &'static str {
             "old spelling of *_rlimit_rttime"
         }
         (_, "enable_snmp_keepalived") => "old name of enable_snmp_vrrp",
+        ("global_defs", "lvs_sync_daemon") => {
+            "the kernel's sync daemon follows the instance as keepalived: master while MASTER, backup otherwise, both stopped at exit (a reload does not change it)"
+        }
         ("global_defs", "lvs_timeouts") => {
             "set once at start by the IPVS backend (as keepalived; not restored on stop); ignored with a warning by the nftables one"
         }

@@ -29,6 +29,8 @@ pub(super) struct Io {
     pub(super) notify: super::notify::Notifier,
     /// Tracking tasks (started after the initial states are fed; restarted by a reload).
     pub(super) track: Option<super::track::Running>,
+    /// `lvs_sync_daemon`, following its instance's state.
+    pub(super) syncd: Option<super::syncd::SyncD>,
 }
 
 /// Decodes a received datagram into the engine's view: `None` for bytes that are not a
@@ -121,6 +123,9 @@ pub(super) async fn drain(router: &mut Router, io: &mut Io) {
     while let Some(e) = router.poll_event() {
         super::events::log_event(router, &e);
         io.notify.on_event(router, &e);
+        if let Some(s) = io.syncd.as_mut() {
+            s.on_event(router, &e);
+        }
     }
 }
 

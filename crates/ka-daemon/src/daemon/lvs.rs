@@ -102,6 +102,13 @@ impl IpvsWorker {
         })
     }
 
+    /// Queues `f` on the IPVS thread without waiting for it (jobs run in order).
+    pub fn post(&self, f: impl FnOnce(&mut Ipvs) + Send + 'static) {
+        if let Some(j) = &self.jobs {
+            let _ = j.send(Box::new(f));
+        }
+    }
+
     /// Runs `f` on the IPVS thread; `None` if that thread is gone.
     pub async fn call<R: Send + 'static>(
         &self,

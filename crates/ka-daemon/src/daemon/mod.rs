@@ -35,6 +35,7 @@ pub mod net;
 mod notify;
 mod reload;
 pub mod status;
+pub mod syncd;
 mod track;
 pub mod vmac;
 
@@ -458,6 +459,12 @@ async fn async_main(
         ),
         notify: notifier,
         track: None,
+        syncd: syncd::SyncD::new(cfg.global.lvs_sync_daemon.as_ref(), |name| {
+            cfg.instances
+                .iter()
+                .find(|i| i.name == name)
+                .map(|i| i.vrid.get())
+        }),
     };
     io.net.install_statics(&io.nl).await;
     let mut sockets = reload::Sockets::new(tx);
@@ -609,6 +616,10 @@ async fn async_main(
     drop(track_tx);
     io.track = None;
     io.notify.finish().await;
+    if let Some(s) = io.syncd.take() {
+        // Stops both sync daemons; waits for the IPVS thread off the runtime.
+        let _ = tokio::task::spawn_blocking(move || s.finish()).await;
+    }
     info!("stopped");
     ExitCode::SUCCESS
 }
