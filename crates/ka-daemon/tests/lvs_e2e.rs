@@ -248,6 +248,52 @@ fn forced_ipvs_without_ipvs_is_refused_and_auto_uses_nftables() {
     );
 }
 
+/// Without a vrrp_instance (the VIP put on the director by hand) the control socket
+/// still answers: `status` shows the data plane's table and counters; `reload` is
+/// refused with the reason.
+#[test]
+fn status_without_vrrp_shows_the_data_plane() {
+    let s = site();
+    let _w1 = TcpBackend::start(&s._b1, "web1", 8080);
+    let _w2 = TcpBackend::start(&s.b2, "web2", 8080);
+    s.lb.ip(&["addr", "add", &format!("{VIP}/32"), "dev", &s.lb_client_if]);
+    let full = conf(&s.lb_client_if, 2, 1);
+    let lvs_only = &full[full.find("virtual_server").unwrap()..];
+    let dir = TmpDir::new();
+    let d = Daemon::start_with(&s.lb, &dir, "lb", lvs_only, &["--lb-backend", "nftables"]);
+    let up = wait_until(Duration::from_secs(8), || {
+        nft_tables(&s.lb).contains("keepalived_rs") && d.sock.exists()
+    });
+    assert!(up.is_some(), "no table or no control socket\n{}", d.log());
+    let got = http_requests(&s.client, format!("{VIP}:80").parse().unwrap(), 30);
+    assert_eq!(
+        (got.get("web1"), got.get("web2")),
+        (Some(&20), Some(&10)),
+        "{got:?}"
+    );
+    let j = status(&d, true);
+    assert_eq!(j["instances"], serde_json::json!([]), "{j}");
+    let svc = &j["virtual_servers"]["services"][0];
+    assert_eq!(svc["stats"]["conns"], 30, "{j}");
+    assert_eq!(svc["destinations"][0]["stats"]["conns"], 20, "{j}");
+    let text = status(&d, false);
+    assert!(
+        text.as_str()
+            .unwrap()
+            .contains("virtual servers (nftables backend):"),
+        "{text}"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keepalived-rs"))
+        .arg("reload")
+        .arg("--control-socket")
+        .arg(&d.sock)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("runs no VRRP instance"), "{err}");
+}
+
 /// A load balancer in front of two back ends, both answering.
 struct Site {
     client: Netns,

@@ -178,6 +178,17 @@ pub fn run(opts: &Options) -> ExitCode {
         };
         (listener, sources)
     });
+    // Without the VRRP engine (-C, or no vrrp_instance) the control socket is served
+    // here: status shows the checkers and the data plane.
+    let control_only = (!plan.run_vrrp()).then(|| {
+        control_without_engine(
+            opts.control_socket.clone(),
+            opts.file.clone(),
+            started,
+            std::sync::Arc::clone(&real_servers),
+            lb_query.clone(),
+        )
+    });
     let vrrp = plan.run_vrrp().then(|| {
         async_main(
             cfg.vrrp,
@@ -191,9 +202,15 @@ pub fn run(opts: &Options) -> ExitCode {
     });
     let code = local.block_on(&rt, async {
         let server = metrics.map(|(l, s)| tokio::task::spawn_local(metrics::serve(l, s)));
+        let control = control_only.map(tokio::task::spawn_local);
         let code = plan.run(vrrp, lvs).await;
         if let Some(s) = server {
             s.abort();
+        }
+        if let Some(c) = control {
+            // Dropping the task drops the server, which removes its socket.
+            c.abort();
+            let _ = c.await;
         }
         code
     });
@@ -201,6 +218,61 @@ pub fn run(opts: &Options) -> ExitCode {
         let _ = std::fs::remove_file(p);
     }
     code
+}
+
+/// The control socket of a daemon without VRRP instances: `status` answers with the
+/// daemon, the checkers' real servers and the data plane's table; `reload` is refused
+/// (the checkers and the data plane are not reloaded yet).
+async fn control_without_engine(
+    path: PathBuf,
+    config_file: PathBuf,
+    started: std::time::SystemTime,
+    real_servers: crate::check::StatusTable,
+    lb_query: Option<lvs::StatusQuery>,
+) {
+    let mut control = match control::Server::bind(&path) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            warn!("no control socket: {e}");
+            return;
+        }
+    };
+    loop {
+        let p = control::next(&mut control).await;
+        match p.command {
+            control::Command::Status => {
+                let mut s = status::Status {
+                    daemon: status::DaemonInfo {
+                        pid: std::process::id(),
+                        version: env!("CARGO_PKG_VERSION").to_owned(),
+                        config_file: config_file.display().to_string(),
+                        started: status::WallTime::of(started),
+                    },
+                    instances: Vec::new(),
+                    sync_groups: Vec::new(),
+                    unmatched_drops: BTreeMap::new(),
+                    real_servers: real_servers
+                        .lock()
+                        .ok()
+                        .map(|t| t.clone())
+                        .filter(|t| !t.is_empty()),
+                    virtual_servers: None,
+                };
+                if let Some(q) = &lb_query {
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    if q.send(tx).await.is_ok() {
+                        s.virtual_servers = rx.await.ok();
+                    }
+                }
+                p.answer(control::Response::status(s));
+            }
+            control::Command::Reload => p.answer(control::Response::reload(Err(
+                "this daemon runs no VRRP instance: the checkers and virtual servers \
+                 are not reloaded yet (restart it)"
+                    .to_owned(),
+            ))),
+        }
+    }
 }
 
 fn init_logging(detail: bool) {
