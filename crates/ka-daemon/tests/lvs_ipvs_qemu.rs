@@ -1,4 +1,4 @@
-//! End-to-end through kernel IPVS: the real `keepalived-rs --lb-backend ipvs` programs
+//! End-to-end through kernel IPVS: the real `keepalived-rs` (backend `auto`) programs
 //! the IPVS of a qemu guest (the host kernel has no IPVS; see
 //! ../ka-sys/tests/qemu/mod.rs), and HTTP requests flow from a client to back ends in
 //! network namespaces inside the guest. One boot runs every scenario:
@@ -13,7 +13,8 @@
 //! * a back end killed is taken out (NAT with inhibit_on_failure: weight 0; DR and TUN:
 //!   removed), the quorum of a fourth service is lost and its sorry server takes the
 //!   requests; everything comes back when the back end does; each change costs one
-//!   netlink message per operation;
+//!   netlink message per operation; a destination removed behind the daemon's back
+//!   makes its removal fail, the daemon reads the kernel again and recovers;
 //! * `lvs_timeouts` reach the kernel; `lvs_sync_daemon` runs as master while its
 //!   instance is MASTER and is stopped with the daemon.
 //!
@@ -340,7 +341,8 @@ fn guest() {
     let before = ipvsadm_rows(&lb, "");
 
     let dir = TmpDir::new();
-    let mut d = Daemon::start_with(&lb, &dir, "lb", &conf(&lb_if), &["--lb-backend", "ipvs"]);
+    // No --lb-backend: auto takes IPVS on this kernel.
+    let mut d = Daemon::start_with(&lb, &dir, "lb", &conf(&lb_if), &[]);
     let ready = wait_until(Duration::from_secs(60), || {
         lb.has(&lb_if, QUORUM) && ipvsadm_rows(&lb, "").len() == 5 && d.sock.exists()
     });
@@ -472,6 +474,10 @@ fn guest() {
     println!("{text}");
     step("status");
 
+    // Someone removes b2 from the DR service behind the daemon's back: its removal
+    // below is refused by the kernel, the daemon reads the table again and later puts
+    // b2 back all the same.
+    in_ns(&lb, &format!("ipvsadm -d -t {DR}:80 -r 198.51.100.20:80"));
     // b2 dies.
     drop(w2);
     let failed = wait_until(Duration::from_secs(30), || {
@@ -507,6 +513,13 @@ fn guest() {
     // One message per operation: NAT edit, DR and TUN removal, quorum: sorry added,
     // b1 and b2 removed.
     assert_eq!(lb_table(&d)["changes_sent"], 9 + 6, "{}", d.log());
+    assert!(
+        d.log().contains(&format!(
+            "ipvs: delete destination 198.51.100.20:80 from {DR}:80"
+        )),
+        "the refused removal is not logged\n{}",
+        d.log()
+    );
     step("failed");
 
     // b2 is back.
