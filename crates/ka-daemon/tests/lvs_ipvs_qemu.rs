@@ -16,7 +16,8 @@
 //!   netlink message per operation; a destination removed behind the daemon's back
 //!   makes its removal fail, the daemon reads the kernel again and recovers;
 //! * `lvs_timeouts` reach the kernel; `lvs_sync_daemon` runs as master while its
-//!   instance is MASTER and is stopped with the daemon.
+//!   instance is MASTER, as backup once it leaves MASTER (FAULT through a track
+//!   file), and is stopped with the daemon.
 //!
 //! Topology (guest): client (192.0.2.2) -- router r (192.0.2.1 | bridge 198.51.100.1)
 //! -- on the bridge: lb (198.51.100.2, VIPs 203.0.113.1-4), b1 (.10), b2 (.20), sorry
@@ -44,6 +45,9 @@ const DR: &str = "203.0.113.2";
 const TUN: &str = "203.0.113.3";
 const QUORUM: &str = "203.0.113.4";
 
+/// A track file whose non-zero value puts VI_1 in FAULT (weight 0).
+const FAULT_FILE: &str = "/tmp/ka-vi1-fault";
+
 fn conf(lb_if: &str) -> String {
     let rs = |addr: &str, inhibit: bool| {
         format!(
@@ -67,8 +71,9 @@ fn conf(lb_if: &str) -> String {
     format!(
         "global_defs {{\n  lvs_timeouts tcp 901 tcpfin 61 udp 301\n  \
          lvs_sync_daemon {lb_if} VI_1 id 7\n}}\n\
+         vrrp_track_file tf {{\n  file {FAULT_FILE}\n  weight 0\n  init_file 0\n}}\n\
          vrrp_instance VI_1 {{\n  state MASTER\n  interface {lb_if}\n  virtual_router_id 51\n  \
-         priority 150\n  advert_int 1\n  virtual_ipaddress {{\n    {NAT}/32\n    {DR}/32\n    \
+         priority 150\n  advert_int 1\n  track_file {{\n    tf\n  }}\n  virtual_ipaddress {{\n    {NAT}/32\n    {DR}/32\n    \
          {TUN}/32\n    {QUORUM}/32\n  }}\n}}\n{}{}{}{}",
         vs(NAT, "NAT", true, ""),
         vs(DR, "DR", false, ""),
@@ -109,6 +114,7 @@ fn ipvs_forwarding_through_the_daemon() {
             "ka-step status",
             "ka-step failed",
             "ka-step recovered",
+            "ka-step sync-backup",
             "ka-step stopped",
         ] {
             assert!(out.contains(step), "guest never reached {step:?}\n{out}");
@@ -547,6 +553,20 @@ fn guest() {
     }
     assert_eq!(lb_table(&d)["changes_sent"], 9 + 6 + 6, "{}", d.log());
     step("recovered");
+
+    // VI_1 leaves MASTER (FAULT through its track file): the sync daemon turns backup.
+    std::fs::write(FAULT_FILE, "1\n").unwrap();
+    let backup = wait_until(Duration::from_secs(20), || {
+        let d = in_ns(&lb, "ipvsadm -L --daemon");
+        d.contains("backup sync daemon") && !d.contains("master sync daemon")
+    });
+    assert!(
+        backup.is_some(),
+        "sync daemon after FAULT: {}\n{}",
+        in_ns(&lb, "ipvsadm -L --daemon"),
+        d.log()
+    );
+    step("sync-backup");
 
     // SIGTERM: ours removed (the adopted one too), the foreign one stays.
     d.signal("-TERM");
