@@ -5,6 +5,7 @@
 //! allowed), 1 when it has at least one error, 2 when the check could not run
 //! (bad usage, unreadable top-level file).
 
+mod alert;
 mod check;
 mod check_cmd;
 mod daemon;
@@ -14,6 +15,7 @@ mod packaging;
 mod realserver;
 mod script;
 mod sniff;
+mod wallclock;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;

@@ -53,17 +53,17 @@ pub const GLOBAL_DEFS: BlockSpec = BlockSpec {
         kw("startup_script_timeout", P),
         kw("shutdown_script", P),
         kw("shutdown_script_timeout", P),
-        kw("notification_email", P),
-        kw("notification_email_from", P),
-        kw("smtp_server", P),
-        kw("smtp_helo_name", P),
-        kw("smtp_connect_timeout", P),
-        kw("smtp_alert", P),
-        kw("smtp_alert_vrrp", P),
-        kw("smtp_alert_checker", P),
+        kw("notification_email", S),
+        kw("notification_email_from", S),
+        kw("smtp_server", S),
+        kw("smtp_helo_name", S),
+        kw("smtp_connect_timeout", S),
+        kw("smtp_alert", S),
+        kw("smtp_alert_vrrp", S),
+        kw("smtp_alert_checker", S),
         kw("checker_log_all_failures", P),
-        kw("no_email_faults", P),
-        kw("router_id", P),
+        kw("no_email_faults", S),
+        kw("router_id", S),
         kw("vrrp_mcast_group4", P),
         kw("vrrp_mcast_group6", P),
         kw("default_interface", P),
@@ -152,7 +152,7 @@ pub const GLOBAL_DEFS: BlockSpec = BlockSpec {
         kw("vrrp_rx_bufs_policy", P),
         kw("vrrp_rx_bufs_multiplier", P),
         kw("rs_init_notifies", P),
-        kw("no_checker_emails", P),
+        kw("no_checker_emails", S),
         kw("umask", P),
         kw("vrrp_startup_delay", P),
         kw("log_unknown_vrids", P),
@@ -257,7 +257,7 @@ pub const VRRP_SYNC_GROUP: BlockSpec = BlockSpec {
         kw("notify_deleted", P),
         kw("notify", S),
         kw("notify_priority_changes", P),
-        kw("smtp_alert", P),
+        kw("smtp_alert", S),
         kw("global_tracking", P),
         kw("sync_group_tracking_weight", P),
     ],
@@ -337,7 +337,7 @@ pub const VRRP_INSTANCE: BlockSpec = BlockSpec {
         kw("notify", S),
         kw("notify_master_rx_lower_pri", S),
         kw("notify_priority_changes", S),
-        kw("smtp_alert", P),
+        kw("smtp_alert", S),
         kw("kernel_rx_buf_size", P),
         kw("linkbeat_use_polling", P),
         kw("lvs_sync_daemon_interface", P),
@@ -1175,6 +1175,15 @@ fn compat_note(block: &str, keyword: &str, status: Status) -> &'static str {
         ("global_defs", "metrics_listen") => {
             "keepalived-rs extension: `metrics_listen ADDR:PORT` serves Prometheus /metrics and /status (as --metrics-listen); keepalived -t rejects a config that uses it"
         }
+        ("global_defs", "smtp_server") => {
+            "IP address or host name, port 25 by default; keepalived's HELO/MAIL/RCPT/DATA dialogue, \
+             no TLS (as keepalived)"
+        }
+        ("global_defs", "smtp_connect_timeout") => {
+            "for the connection and every reply; a failed alert is retried twice (5 s, 30 s later)"
+        }
+        ("global_defs", "router_id") => "the `[ROUTER_ID]` of alert subjects",
+        (_, "smtp_alert") => "keepalived's subjects and bodies; sent by a task of its own, queue of 64",
         _ => match status {
             Status::Supported => "",
             Status::ParsedOnly => "parsed, checked and defaulted; not acted on yet",

@@ -108,16 +108,22 @@ fn addr_label(ip: IpAddr, proto: &str, port: Option<u16>) -> String {
     format!("[{ip}]:{proto}:{}", port.unwrap_or(0))
 }
 
+/// A virtual server as keepalived prints it (`[192.0.2.1]:tcp:80`, `FWM 1`, `[group]`).
+pub fn vs_label(vs: &ka_model::lvs::VirtualServer) -> String {
+    let proto = proto_name(vs.protocol);
+    match &vs.address {
+        VsAddress::Ip { addr, port } => addr_label(*addr, proto, *port),
+        VsAddress::Fwmark(m) => format!("FWM {m}"),
+        VsAddress::Group(g) => format!("[{g}]"),
+    }
+}
+
 impl Names {
     fn new(lvs: &LvsConfig) -> Names {
         let mut n = Names::default();
         for (vi, vs) in lvs.virtual_servers.iter().enumerate() {
             let proto = proto_name(vs.protocol);
-            n.vs.push(match &vs.address {
-                VsAddress::Ip { addr, port } => addr_label(*addr, proto, *port),
-                VsAddress::Fwmark(m) => format!("FWM {m}"),
-                VsAddress::Group(g) => format!("[{g}]"),
-            });
+            n.vs.push(vs_label(vs));
             for (ri, rs) in vs.real_servers.iter().enumerate() {
                 let id = RealServerId {
                     vs: vi as u32,
@@ -173,6 +179,7 @@ pub fn spawn(
     cfg: &Config,
     lb: Option<mpsc::Sender<Event>>,
     status: StatusTable,
+    mailer: Option<crate::alert::Mailer>,
 ) -> Result<Handle, String> {
     let seed = u64::from(std::process::id())
         ^ std::time::SystemTime::now()
@@ -253,6 +260,7 @@ pub fn spawn(
         in_flight: HashMap::new(),
         notifies: tokio::task::JoinSet::new(),
         scripts,
+        alerts: mailer.map(|m| crate::alert::CheckerAlerts::new(cfg, m)),
         stats: Stats {
             since: tokio::time::Instant::now(),
             probes: 0,
@@ -306,6 +314,8 @@ struct Driver {
     in_flight: HashMap<ProbeId, CheckerId>,
     notifies: tokio::task::JoinSet<()>,
     scripts: script::Scripts,
+    /// SMTP alerts of real-server transitions.
+    alerts: Option<crate::alert::CheckerAlerts>,
     stats: Stats,
 }
 
@@ -551,6 +561,7 @@ impl Driver {
         }
         while let Some(ev) = self.sched.poll_event() {
             self.log(&ev);
+            self.alert(&ev);
             if let Some(lb) = &self.lb {
                 match lb.try_send(ev) {
                     Ok(()) => self.lb_full_warned = false,
@@ -562,7 +573,46 @@ impl Driver {
                 }
             }
         }
+        if let Some(a) = self.alerts.as_mut() {
+            a.flush();
+        }
         started
+    }
+
+    /// Feeds the SMTP alerts (keepalived mails a checker's change once the real
+    /// server's own change, if any, is known).
+    fn alert(&mut self, ev: &Event) {
+        let Some(a) = self.alerts.as_mut() else {
+            return;
+        };
+        let key = |rs: RealServerId| (rs.vs, rs.rs);
+        match ev {
+            Event::Initial { rs, alive, .. } => a.initial(key(*rs), *alive),
+            Event::CheckerChanged {
+                checker,
+                up,
+                reason,
+            } => {
+                let (kind, _) = self.names.chk(*checker);
+                let why = match reason {
+                    ka_check::Reason::Failed(f) => Some(f.to_string()),
+                    _ => None,
+                };
+                let labels = (
+                    self.names.rs(checker.rs).to_owned(),
+                    self.names.vs(checker.rs).to_owned(),
+                );
+                a.checker(key(checker.rs), kind, *up, why, labels);
+            }
+            Event::RealServerChanged { rs, alive, .. } => a.real_server(key(*rs), *alive),
+            Event::Notify {
+                rs,
+                up: false,
+                stopping: true,
+                ..
+            } => a.shutdown(key(*rs), (self.names.rs(*rs), self.names.vs(*rs))),
+            _ => {}
+        }
     }
 
     fn log(&mut self, ev: &Event) {
@@ -709,19 +759,23 @@ impl Plan {
         self,
         vrrp: Option<impl std::future::Future<Output = std::process::ExitCode>>,
         lvs: Option<crate::daemon::lvs::Lvs>,
+        mailer: &crate::alert::Mailer,
     ) -> std::process::ExitCode {
-        let (lb_tx, lb_task) = match lvs {
-            Some(l) => {
+        let (lb_tx, lb_task) = match (lvs, &self.checker) {
+            (Some(l), Some(cfg)) => {
                 let (tx, rx) = mpsc::channel(RESULT_QUEUE);
+                let alerts = crate::alert::QuorumAlerts::new(cfg, mailer.clone());
                 (
                     Some(tx),
-                    Some(tokio::task::spawn_local(crate::daemon::lvs::run(l, rx))),
+                    Some(tokio::task::spawn_local(crate::daemon::lvs::run(
+                        l, rx, alerts,
+                    ))),
                 )
             }
-            None => (None, None),
+            _ => (None, None),
         };
         let handle = match &self.checker {
-            Some(cfg) => match spawn(cfg, lb_tx, Arc::clone(&self.status)) {
+            Some(cfg) => match spawn(cfg, lb_tx, Arc::clone(&self.status), Some(mailer.clone())) {
                 Ok(h) => Some(h),
                 Err(e) => {
                     tracing::error!("cannot start the checker: {e}");
@@ -806,7 +860,7 @@ mod tests {
             .run_until(async {
                 let (tx, mut rx) = mpsc::channel(64);
                 let table = StatusTable::default();
-                let h = spawn(&cfg, Some(tx), Arc::clone(&table)).unwrap();
+                let h = spawn(&cfg, Some(tx), Arc::clone(&table), None).unwrap();
                 let mut initial = 0;
                 let left = tokio::time::timeout(Duration::from_secs(10), async {
                     while let Some(ev) = rx.recv().await {

@@ -27,6 +27,8 @@ pub(super) struct Io {
     pub(super) net: super::net::NetState,
     /// Notify scripts and FIFOs.
     pub(super) notify: super::notify::Notifier,
+    /// SMTP alerts of instances and sync groups.
+    pub(super) alerts: crate::alert::VrrpAlerts,
     /// Tracking tasks (started after the initial states are fed; restarted by a reload).
     pub(super) track: Option<super::track::Running>,
     /// `lvs_sync_daemon`, following its instance's state.
@@ -126,6 +128,7 @@ pub(super) async fn drain(router: &mut Router, io: &mut Io) {
         if let Some(s) = io.syncd.as_mut() {
             s.on_event(router, &e);
         }
+        super::notify::alert(&mut io.alerts, router, &e);
     }
 }
 

@@ -429,10 +429,16 @@ fn log_failure(f: &OpFailure) {
 /// The data plane task: programs the table at once (real servers without a verdict yet
 /// count as alive unless an `alpha` checker says otherwise), then after every batch of
 /// checker events that changed a verdict; answers `status` queries; removes what it
-/// made when `events` closes.
-pub async fn run(mut lvs: Lvs, mut events: mpsc::Receiver<ka_check::Event>) {
+/// made when `events` closes. Quorum transitions go out as SMTP alerts (`alerts`).
+pub async fn run(
+    mut lvs: Lvs,
+    mut events: mpsc::Receiver<ka_check::Event>,
+    alerts: crate::alert::QuorumAlerts,
+) {
     info!("load balancer: {} backend", lvs.backend_name());
-    lvs.sync().await;
+    for q in lvs.sync().await {
+        alerts.event(&q);
+    }
     let mut queries = lvs.queries.take();
     loop {
         let query = async {
@@ -449,7 +455,9 @@ pub async fn run(mut lvs: Lvs, mut events: mpsc::Receiver<ka_check::Event>) {
                     changed |= lvs.on_check_event(&e);
                 }
                 if changed {
-                    lvs.sync().await;
+                    for q in lvs.sync().await {
+                        alerts.event(&q);
+                    }
                 }
             }
             q = query => match q {
@@ -458,7 +466,9 @@ pub async fn run(mut lvs: Lvs, mut events: mpsc::Receiver<ka_check::Event>) {
             },
         }
     }
-    lvs.shutdown().await;
+    for q in lvs.shutdown().await {
+        alerts.event(&q);
+    }
 }
 
 #[cfg(test)]

@@ -163,6 +163,12 @@ pub fn run(opts: &Options) -> ExitCode {
             .then_some(cfg.vrrp.global.metrics_listen),
     };
     let real_servers = plan.status_table();
+    // E-mail alerts: one sender task; VRRP, the checkers and the data plane only queue.
+    let mailer = crate::alert::Mailer::new(crate::alert::Settings::from_global(
+        &cfg.vrrp.global,
+        &crate::alert::hostname(),
+    ));
+    let mail_task = local.spawn_local(mailer.clone().run());
     let mut snapshots = None;
     let metrics = metrics_listener.map(|listener| {
         let engine = plan.run_vrrp().then(|| {
@@ -198,12 +204,13 @@ pub fn run(opts: &Options) -> ExitCode {
             real_servers,
             lb_query,
             snapshots,
+            mailer.clone(),
         )
     });
     let code = local.block_on(&rt, async {
         let server = metrics.map(|(l, s)| tokio::task::spawn_local(metrics::serve(l, s)));
         let control = control_only.map(tokio::task::spawn_local);
-        let code = plan.run(vrrp, lvs).await;
+        let code = plan.run(vrrp, lvs, &mailer).await;
         if let Some(s) = server {
             s.abort();
         }
@@ -212,6 +219,7 @@ pub fn run(opts: &Options) -> ExitCode {
             c.abort();
             let _ = c.await;
         }
+        crate::alert::finish(&mailer, mail_task).await;
         code
     });
     for p in &pid_files {
@@ -372,6 +380,8 @@ impl Clock {
     }
 }
 
+// The engine task's inputs, each from a different part of start-up.
+#[allow(clippy::too_many_arguments)]
 async fn async_main(
     mut cfg: ka_model::vrrp::VrrpConfig,
     keep_vips_on_stop: bool,
@@ -380,6 +390,7 @@ async fn async_main(
     real_servers: crate::check::StatusTable,
     lb_query: Option<lvs::StatusQuery>,
     mut snapshots: Option<mpsc::Receiver<metrics::SnapshotRequest>>,
+    mailer: crate::alert::Mailer,
 ) -> ExitCode {
     let started = std::time::SystemTime::now();
     // Monitor first, then the dump: no link change is missed.
@@ -530,6 +541,7 @@ async fn async_main(
             firewall::Firewall::new(cfg.global.nftables.as_ref()),
         ),
         notify: notifier,
+        alerts: crate::alert::VrrpAlerts::new(&cfg, mailer),
         track: None,
         syncd: syncd::SyncD::new(cfg.global.lvs_sync_daemon.as_ref(), |name| {
             cfg.instances

@@ -510,3 +510,41 @@ async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {
         let _ = t.await;
     }
 }
+
+/// The SMTP alerts of a router event: the same states as the notify scripts (an
+/// instance removed by a reload sends none, as keepalived's `DELETED` is not mailed).
+pub(super) fn alert(alerts: &mut crate::alert::VrrpAlerts, router: &Router, e: &Event) {
+    match e {
+        Event::StateChange {
+            instance,
+            to,
+            reason,
+            ..
+        } => {
+            let Some(name) = router.instance_name(*instance) else {
+                return;
+            };
+            let state = match (to, reason) {
+                (StateKind::Master, _) => "MASTER",
+                (StateKind::Backup, _) => "BACKUP",
+                (StateKind::Fault, _) => "FAULT",
+                (StateKind::Init, TransitionReason::Shutdown) => "STOP",
+                (StateKind::Init, _) => return,
+            };
+            alerts.state_change(false, name, state);
+        }
+        Event::SyncGroupChange { group, to, .. } => {
+            let Some(name) = router.sync_group_name(*group) else {
+                return;
+            };
+            let state = match to {
+                StateKind::Master => "MASTER",
+                StateKind::Backup => "BACKUP",
+                StateKind::Fault => "FAULT",
+                StateKind::Init => "STOP",
+            };
+            alerts.state_change(true, name, state);
+        }
+        _ => {}
+    }
+}

@@ -355,6 +355,13 @@ async fn reload_inner(
     io.net.update_plan(plan);
     // Tracking and notify scripts of the new configuration.
     io.notify.reload(&cfg.vrrp);
+    io.alerts
+        .mailer()
+        .update(crate::alert::Settings::from_global(
+            &cfg.vrrp.global,
+            &crate::alert::hostname(),
+        ));
+    io.alerts.reload(&cfg.vrrp);
     if let Some(t) = io.track.as_mut() {
         t.reload(&cfg.vrrp, router, clock.now());
     }

@@ -41,7 +41,7 @@ pub const VIRTUAL_SERVER: BlockSpec = BlockSpec {
         kw("persistence_granularity", P),
         kw("protocol", P),
         kw("ha_suspend", S),
-        kw("smtp_alert", P),
+        kw("smtp_alert", S),
         kw("virtualhost", S),
         kw("snmp_name", NS),
         kw("alpha", S),
@@ -69,7 +69,7 @@ pub const REAL_SERVER: BlockSpec = BlockSpec {
         kw("inhibit_on_failure", P),
         kw("notify_up", S),
         kw("notify_down", S),
-        kw("smtp_alert", P),
+        kw("smtp_alert", S),
         kw("virtualhost", S),
         kw("snmp_name", NS),
         kw("alpha", S),
@@ -252,6 +252,16 @@ pub const LVS_BLOCKS: &[&BlockSpec] = &[
 
 /// Notes for the compatibility document: (block, keyword, note).
 const NOTES: &[(&str, &str, &str)] = &[
+    (
+        "virtual_server",
+        "smtp_alert",
+        "quorum alerts (`[ROUTER_ID] Virtualserver VS - UP|DOWN`); default smtp_alert_checker, smtp_alert, off",
+    ),
+    (
+        "real_server",
+        "smtp_alert",
+        "an alert per checker transition (`[ROUTER_ID] Realserver RS of virtual server VS - UP|DOWN`); default smtp_alert_checker, smtp_alert, on",
+    ),
     (
         "virtual_server_group",
         "fwmark",
