@@ -14,6 +14,7 @@ mod genhash;
 mod packaging;
 mod realserver;
 mod script;
+mod sdnotify;
 mod sniff;
 mod wallclock;
 

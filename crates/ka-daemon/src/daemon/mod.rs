@@ -210,7 +210,27 @@ pub fn run(opts: &Options) -> ExitCode {
     let code = local.block_on(&rt, async {
         let server = metrics.map(|(l, s)| tokio::task::spawn_local(metrics::serve(l, s)));
         let control = control_only.map(tokio::task::spawn_local);
+        let sd = crate::sdnotify::global();
+        let watchdog = sd.and_then(|n| {
+            let every = crate::sdnotify::watchdog_interval(
+                std::env::var("WATCHDOG_USEC").ok().as_deref(),
+                std::env::var("WATCHDOG_PID").ok().as_deref(),
+            )?;
+            Some(tokio::task::spawn_local(crate::sdnotify::watchdog(
+                n, every,
+            )))
+        });
+        let vrrp_runs = vrrp.is_some();
+        if let (Some(n), false) = (sd, vrrp_runs) {
+            n.ready("checkers running");
+        }
         let code = plan.run(vrrp, lvs, &mailer).await;
+        if let (Some(n), false) = (sd, vrrp_runs) {
+            n.stopping();
+        }
+        if let Some(w) = watchdog {
+            w.abort();
+        }
         if let Some(s) = server {
             s.abort();
         }
@@ -614,6 +634,10 @@ async fn async_main(
         ifname: &ifname,
         real_servers: &real_servers,
     };
+    // Signal handlers and the control socket are in place: systemd may reload now.
+    if let Some(n) = crate::sdnotify::global() {
+        n.ready(&format!("VRRP running: {} instance(s)", instances.len()));
+    }
     // Engine timers on a timerfd (tokio's own timers fire up to ~2 ms late).
     let mut timer = ka_sys::PreciseTimer::new()
         .map_err(|e| warn!("no precise timer, using tokio's: {e}"))
@@ -643,7 +667,10 @@ async fn async_main(
             _ = int.recv() => { info!("SIGINT: stopping"); break; }
             _ = hup.recv() => {
                 info!("SIGHUP: reload");
-                let _ = reload::reload(&source, &mut sockets, &mut router, &mut io, &clock).await;
+                let n = crate::sdnotify::global();
+                if let Some(n) = n { n.reloading(); }
+                let r = reload::reload(&source, &mut sockets, &mut router, &mut io, &clock).await;
+                if let Some(n) = n { n.ready(&r.to_string()); }
             }
             p = control::next(&mut control) => match p.command {
                 control::Command::Status => {
@@ -665,7 +692,10 @@ async fn async_main(
                 }
                 control::Command::Reload => {
                     info!("reload requested on the control socket");
+                    let n = crate::sdnotify::global();
+                    if let Some(n) = n { n.reloading(); }
                     let r = reload::reload(&source, &mut sockets, &mut router, &mut io, &clock).await;
+                    if let Some(n) = n { n.ready(&r.to_string()); }
                     p.answer(control::Response::reload(match r {
                         reload::ReloadOutcome::Ok(s) => Ok(s),
                         reload::ReloadOutcome::Refused(s) => Err(s),
@@ -692,6 +722,9 @@ async fn async_main(
             },
         }
         drain(&mut router, &mut io).await;
+    }
+    if let Some(n) = crate::sdnotify::global() {
+        n.stopping();
     }
     io.stopping = true;
     router.shutdown(clock.now());
