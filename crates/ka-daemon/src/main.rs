@@ -11,6 +11,7 @@ mod check_cmd;
 mod daemon;
 mod demo;
 mod genhash;
+mod logging;
 mod packaging;
 mod realserver;
 mod script;
@@ -64,7 +65,8 @@ struct KeepalivedArgs {
     /// Detailed log messages.
     #[arg(short = 'D', long = "log-detail")]
     log_detail: bool,
-    /// Syslog facility: 0-7, local0-7, user or daemon.
+    /// Syslog facility: 0-7 (local0-7), local0-7, user or daemon (default daemon). Syslog
+    /// goes to /dev/log, or to the socket named by $KEEPALIVED_RS_SYSLOG_SOCKET.
     #[arg(short = 'S', long = "log-facility", value_name = "FACILITY")]
     log_facility: Option<String>,
     /// Don't log via syslog.
@@ -301,7 +303,12 @@ fn main() -> ExitCode {
                 config_id: ka.config_id,
                 pid_file: ka.pid,
                 vrrp_pid_file: ka.vrrp_pid,
-                detail: ka.log_detail,
+                log: logging::Options {
+                    console: ka.log_console,
+                    detail: ka.log_detail,
+                    facility: ka.log_facility.clone(),
+                    no_syslog: ka.no_syslog,
+                },
                 dont_release_vrrp: ka.dont_release_vrrp,
                 namespace: ka.namespace,
                 vrrp_only: ka.vrrp,

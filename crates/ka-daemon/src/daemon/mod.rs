@@ -70,8 +70,8 @@ pub struct Options {
     pub pid_file: Option<PathBuf>,
     /// `-r`: pid file of the VRRP process (the same process here).
     pub vrrp_pid_file: Option<PathBuf>,
-    /// `-D`: debug logging.
-    pub detail: bool,
+    /// `-l`, `-D`, `-S`, `-G`: where logs go.
+    pub log: crate::logging::Options,
     /// `-V`: leave VIPs in place on stop.
     pub dont_release_vrrp: bool,
     /// `-s NAME`: run in a named network namespace.
@@ -91,7 +91,10 @@ pub struct Options {
 /// Runs the daemon until SIGTERM/SIGINT. Exit status 0 after a clean stop, 1 when the
 /// configuration or the host setup is refused.
 pub fn run(opts: &Options) -> ExitCode {
-    init_logging(opts.detail);
+    if let Err(e) = crate::logging::init(&opts.log) {
+        eprintln!("keepalived-rs: {e}");
+        return ExitCode::from(2);
+    }
     let Some(cfg) = load_config(&opts.file, opts.config_id.clone()) else {
         return ExitCode::from(1);
     };
@@ -301,17 +304,6 @@ async fn control_without_engine(
             ))),
         }
     }
-}
-
-fn init_logging(detail: bool) {
-    let default = if detail { "debug" } else { "info" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .try_init();
 }
 
 /// Loads and lowers the configuration, printing diagnostics as `check` does; `None` when
