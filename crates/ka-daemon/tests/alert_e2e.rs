@@ -293,8 +293,10 @@ fn unreachable_smtp_server_delays_nothing() {
     let max = gaps.iter().copied().fold(0.0, f64::max);
     let span = times[29] - times[0];
     eprintln!("30 adverts over {span:.3} s, largest gap {max:.3} s");
-    assert!(max < 0.3, "an advert was late: gaps {gaps:?}\n{}", d.log());
-    assert!((2.5..3.5).contains(&span), "29 intervals took {span} s");
+    // A blocked engine would stall for the whole 30 s connect; the bounds leave room for
+    // the sniffer's own scheduling on a loaded machine (it stamps packets in user space).
+    assert!(max < 0.5, "an advert was late: gaps {gaps:?}\n{}", d.log());
+    assert!((2.4..3.6).contains(&span), "29 intervals took {span} s");
     let log = d.log();
     assert!(log.contains("SMTP alerts: to ops@example.org"), "{log}");
     assert!(
