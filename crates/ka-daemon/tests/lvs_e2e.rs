@@ -487,3 +487,77 @@ fn ha_suspend_probes_only_while_the_address_is_here() {
     stop.store(true, Ordering::Relaxed);
     counter.join().unwrap();
 }
+
+/// SIGHUP reloads the virtual servers: a real server removed from the file gets no more
+/// requests, put back it gets them again, and a file with an error changes nothing.
+#[test]
+fn reload_changes_the_real_servers() {
+    let s = site();
+    let _w1 = TcpBackend::start(&s._b1, "web1", 8080);
+    let _w2 = TcpBackend::start(&s.b2, "web2", 8080);
+    let dir = TmpDir::new();
+    let both = checked_conf(&s.lb_client_if, false);
+    let mut d = Daemon::start_with(&s.lb, &dir, "lb", &both, &["--lb-backend", "nftables"]);
+    let to = format!("{VIP}:80").parse().unwrap();
+    let up = wait_until(Duration::from_secs(8), || {
+        s.lb.has(&s.lb_client_if, VIP) && nft_tables(&s.lb).contains("keepalived_rs")
+    });
+    assert!(up.is_some(), "no VIP or no table\n{}", d.log());
+    let got = http_requests(&s.client, to, 20);
+    assert_eq!(
+        (got.get("web1"), got.get("web2")),
+        (Some(&10), Some(&10)),
+        "{got:?}"
+    );
+
+    let reloads = |d: &Daemon| d.log().matches("load balancer: reloaded").count();
+    let cfg = dir.0.join("lb.conf");
+    let hup = |d: &mut Daemon, text: &str, n: usize| {
+        std::fs::write(&cfg, text).unwrap();
+        d.signal("-HUP");
+        assert!(
+            wait_until(Duration::from_secs(8), || reloads(d) >= n).is_some(),
+            "no reload {n}\n{}",
+            d.log()
+        );
+    };
+    // web2 removed from the file.
+    let only_web1 = both.replace(
+        "  real_server 198.51.100.20 8080 {\n    weight 1\n    TCP_CHECK {\n      connect_timeout 1\n      retry 0\n    }\n  }\n",
+        "",
+    );
+    assert_ne!(only_web1, both);
+    hup(&mut d, &only_web1, 1);
+    let gone = wait_until(Duration::from_secs(3), || {
+        http_requests(&s.client, to, 4).get("web1") == Some(&4)
+    });
+    assert!(gone.is_some(), "web2 still gets requests\n{}", d.log());
+    let got = http_requests(&s.client, to, 20);
+    assert_eq!(got.get("web1"), Some(&20), "{got:?}\n{}", d.log());
+
+    // A file with an error: refused, nothing changes.
+    std::fs::write(
+        &cfg,
+        both.replace("lb_algo rr", "lb_algo rr\n  bogus_keyword 1"),
+    )
+    .unwrap();
+    d.signal("-HUP");
+    assert!(
+        wait_until(Duration::from_secs(8), || d
+            .log()
+            .contains("reload refused"))
+        .is_some(),
+        "{}",
+        d.log()
+    );
+    let got = http_requests(&s.client, to, 20);
+    assert_eq!(got.get("web1"), Some(&20), "{got:?}\n{}", d.log());
+    assert_eq!(reloads(&d), 1);
+
+    // web2 back in the file: it gets requests again.
+    hup(&mut d, &both, 2);
+    let back = wait_until(Duration::from_secs(5), || {
+        http_requests(&s.client, to, 4).contains_key("web2")
+    });
+    assert!(back.is_some(), "web2 never came back\n{}", d.log());
+}

@@ -27,7 +27,7 @@ use ka_model::config::Config;
 use ka_model::lvs::{CheckerKind, Connection, LvsConfig, Protocol, VsAddress};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 /// Results waiting for the scheduler task; probe tasks wait when it is full.
 const RESULT_QUEUE: usize = 1024;
@@ -67,6 +67,37 @@ pub struct RsReport {
 
 /// Every real server's report, in configuration order (updated in place).
 pub type StatusTable = Arc<Mutex<Vec<RsReport>>>;
+
+/// A reload of the virtual servers (SIGHUP, `keepalived-rs reload`), handed from the
+/// reload path to the checker task, which reloads its scheduler (keepalived's state
+/// carrying rules, `Scheduler::reload`), and from there to the data-plane task, which
+/// takes the new configuration when the checker's `Reloaded` event reaches it (so
+/// verdicts and configuration always match).
+#[derive(Debug, Default)]
+pub struct VsReload {
+    for_checker: Mutex<Option<Arc<LvsConfig>>>,
+    for_lvs: Mutex<Option<Arc<LvsConfig>>>,
+    wake: tokio::sync::Notify,
+}
+
+impl VsReload {
+    /// Asks the checker (and then the data plane) to take `cfg`.
+    pub fn request(&self, cfg: LvsConfig) {
+        if let Ok(mut c) = self.for_checker.lock() {
+            *c = Some(Arc::new(cfg));
+        }
+        self.wake.notify_one();
+    }
+
+    fn take_for_checker(&self) -> Option<Arc<LvsConfig>> {
+        self.for_checker.lock().ok().and_then(|mut c| c.take())
+    }
+
+    /// The configuration the checker reloaded with, once.
+    pub fn take_for_lvs(&self) -> Option<Arc<LvsConfig>> {
+        self.for_lvs.lock().ok().and_then(|mut c| c.take())
+    }
+}
 
 /// The running checker task.
 #[derive(Debug)]
@@ -180,6 +211,7 @@ pub fn spawn(
     lb: Option<mpsc::Sender<Event>>,
     status: StatusTable,
     mailer: Option<crate::alert::Mailer>,
+    reload: Arc<VsReload>,
 ) -> Result<Handle, String> {
     let seed = u64::from(std::process::id())
         ^ std::time::SystemTime::now()
@@ -210,23 +242,7 @@ pub fn spawn(
     }
     let names = Names::new(&cfg.lvs);
     let ha_targets = ha_suspend::targets(cfg, |i| names.vs.get(i).cloned().unwrap_or_default());
-    if let Ok(mut t) = status.lock() {
-        *t = sched
-            .real_servers()
-            .iter()
-            .map(|r| RsReport {
-                virtual_server: names.vs(r.id).to_owned(),
-                real_server: names.rs(r.id).to_owned(),
-                alive: r.alive,
-                weight: r.weight,
-                last_result: None,
-                reason: None,
-                last_probe_us: None,
-                probes: 0,
-                probe_us_total: 0,
-            })
-            .collect();
-    }
+    fill_status(&status, &sched, &names);
     // Tracked files used by FILE_CHECKs: name -> path.
     let mut files: BTreeMap<String, String> = BTreeMap::new();
     for vs in &cfg.lvs.virtual_servers {
@@ -261,6 +277,8 @@ pub fn spawn(
         notifies: tokio::task::JoinSet::new(),
         scripts,
         alerts: mailer.map(|m| crate::alert::CheckerAlerts::new(cfg, m)),
+        reload,
+        pending_names: None,
         stats: Stats {
             since: tokio::time::Instant::now(),
             probes: 0,
@@ -272,6 +290,27 @@ pub fn spawn(
         stop: Some(stop_tx),
         task,
     })
+}
+
+/// The status table's rows: one per real server of the scheduler's configuration.
+fn fill_status(status: &StatusTable, sched: &Scheduler, names: &Names) {
+    if let Ok(mut t) = status.lock() {
+        *t = sched
+            .real_servers()
+            .iter()
+            .map(|r| RsReport {
+                virtual_server: names.vs(r.id).to_owned(),
+                real_server: names.rs(r.id).to_owned(),
+                alive: r.alive,
+                weight: r.weight,
+                last_result: None,
+                reason: None,
+                last_probe_us: None,
+                probes: 0,
+                probe_us_total: 0,
+            })
+            .collect();
+    }
 }
 
 /// keepalived's `init_file`: write the value when the file is missing (or always with
@@ -317,6 +356,11 @@ struct Driver {
     /// SMTP alerts of real-server transitions.
     alerts: Option<crate::alert::CheckerAlerts>,
     stats: Stats,
+    /// Reloads handed over by the reload path.
+    reload: Arc<VsReload>,
+    /// The names of a reloaded configuration, in use from its `Reloaded` event on (the
+    /// events before it name the old real servers).
+    pending_names: Option<Names>,
 }
 
 /// Probe counts and lateness against the schedule, logged every [`STATS_EVERY`] at debug
@@ -469,6 +513,23 @@ impl Driver {
                     }
                 }
                 Some(_) = self.notifies.join_next(), if !self.notifies.is_empty() => {}
+                () = self.reload.wake.notified() => {
+                    if let Some(cfg) = self.reload.take_for_checker() {
+                        let now = self.now();
+                        match self.sched.reload(now, &cfg) {
+                            Ok(()) => {
+                                for w in self.sched.warnings() {
+                                    warn!("{w}");
+                                }
+                                self.pending_names = Some(Names::new(&cfg));
+                                if let Ok(mut l) = self.reload.for_lvs.lock() {
+                                    *l = Some(cfg);
+                                }
+                            }
+                            Err(e) => error!("checker reload refused, the previous virtual servers stay: {e}"),
+                        }
+                    }
+                }
                 changes = async {
                     match ha.as_mut() {
                         Some(w) => w.next().await,
@@ -560,6 +621,12 @@ impl Driver {
             }
         }
         while let Some(ev) = self.sched.poll_event() {
+            if matches!(ev, Event::Reloaded) {
+                if let Some(n) = self.pending_names.take() {
+                    self.names = n;
+                    fill_status(&self.status, &self.sched, &self.names);
+                }
+            }
             self.log(&ev);
             self.alert(&ev);
             if let Some(lb) = &self.lb {
@@ -717,6 +784,7 @@ pub struct Plan {
     checker: Option<Config>,
     vrrp: bool,
     status: StatusTable,
+    reload: Arc<VsReload>,
 }
 
 impl Plan {
@@ -731,6 +799,7 @@ impl Plan {
             checker,
             vrrp,
             status: StatusTable::default(),
+            reload: Arc::default(),
         }
     }
 
@@ -755,6 +824,12 @@ impl Plan {
     ///
     /// `lvs`, when given, is fed the checker's events and programs the data plane; it
     /// ends (removing what it made) after the checker.
+    /// Where a reload hands new virtual servers to the checker and the data plane
+    /// (`None` when this process runs neither).
+    pub fn vs_reload(&self) -> Option<Arc<VsReload>> {
+        self.checker.is_some().then(|| Arc::clone(&self.reload))
+    }
+
     pub async fn run(
         self,
         vrrp: Option<impl std::future::Future<Output = std::process::ExitCode>>,
@@ -768,14 +843,23 @@ impl Plan {
                 (
                     Some(tx),
                     Some(tokio::task::spawn_local(crate::daemon::lvs::run(
-                        l, rx, alerts,
+                        l,
+                        rx,
+                        alerts,
+                        Arc::clone(&self.reload),
                     ))),
                 )
             }
             _ => (None, None),
         };
         let handle = match &self.checker {
-            Some(cfg) => match spawn(cfg, lb_tx, Arc::clone(&self.status), Some(mailer.clone())) {
+            Some(cfg) => match spawn(
+                cfg,
+                lb_tx,
+                Arc::clone(&self.status),
+                Some(mailer.clone()),
+                Arc::clone(&self.reload),
+            ) {
                 Ok(h) => Some(h),
                 Err(e) => {
                     tracing::error!("cannot start the checker: {e}");
@@ -814,7 +898,7 @@ async fn wait_for_stop() -> std::process::ExitCode {
         tokio::select! {
             _ = term.recv() => { info!("SIGTERM: stopping"); break; }
             _ = int.recv() => { info!("SIGINT: stopping"); break; }
-            _ = hup.recv() => warn!("SIGHUP: checker reload is not supported yet, ignored"),
+            _ = hup.recv() => warn!("SIGHUP: without VRRP instances (-C) the checker does not reload yet; restart to apply changes"),
         }
     }
     std::process::ExitCode::SUCCESS
@@ -860,7 +944,7 @@ mod tests {
             .run_until(async {
                 let (tx, mut rx) = mpsc::channel(64);
                 let table = StatusTable::default();
-                let h = spawn(&cfg, Some(tx), Arc::clone(&table), None).unwrap();
+                let h = spawn(&cfg, Some(tx), Arc::clone(&table), None, Arc::default()).unwrap();
                 let mut initial = 0;
                 let left = tokio::time::timeout(Duration::from_secs(10), async {
                     while let Some(ev) = rx.recv().await {

@@ -235,6 +235,16 @@ impl Lvs {
         self.verdicts.apply(e)
     }
 
+    /// A reload's new virtual servers (taken when the checker's `Reloaded` event
+    /// arrives, so the verdicts that follow belong to them).
+    pub fn reconfigure(&mut self, cfg: &LvsConfig) {
+        info!(
+            "load balancer: reloaded, {} virtual server(s)",
+            cfg.virtual_servers.len()
+        );
+        self.cfg = cfg.clone();
+    }
+
     /// Recomputes the quorum and the desired table and writes it to the data plane.
     /// Returns the quorum transitions (for scripts, FIFOs and alerts).
     pub async fn sync(&mut self) -> Vec<QuorumEvent> {
@@ -434,6 +444,7 @@ pub async fn run(
     mut lvs: Lvs,
     mut events: mpsc::Receiver<ka_check::Event>,
     alerts: crate::alert::QuorumAlerts,
+    reload: std::sync::Arc<crate::check::VsReload>,
 ) {
     info!("load balancer: {} backend", lvs.backend_name());
     for q in lvs.sync().await {
@@ -450,9 +461,17 @@ pub async fn run(
         tokio::select! {
             e = events.recv() => {
                 let Some(e) = e else { break };
-                let mut changed = lvs.on_check_event(&e);
+                let take = |lvs: &mut Lvs, e: &ka_check::Event| {
+                    if matches!(e, ka_check::Event::Reloaded) {
+                        if let Some(cfg) = reload.take_for_lvs() {
+                            lvs.reconfigure(&cfg);
+                        }
+                    }
+                    lvs.on_check_event(e)
+                };
+                let mut changed = take(&mut lvs, &e);
                 while let Ok(e) = events.try_recv() {
-                    changed |= lvs.on_check_event(&e);
+                    changed |= take(&mut lvs, &e);
                 }
                 if changed {
                     for q in lvs.sync().await {

@@ -164,6 +164,7 @@ pub fn run(opts: &Options) -> ExitCode {
             .metrics_listen
             .is_none()
             .then_some(cfg.vrrp.global.metrics_listen),
+        vs_reload: plan.vs_reload(),
     };
     let real_servers = plan.status_table();
     // E-mail alerts: one sender task; VRRP, the checkers and the data plane only queue.

@@ -39,6 +39,9 @@ pub(super) struct Source {
     /// global_defs `metrics_listen` at start, when it chose the listener (no
     /// `--metrics-listen`): a reload that changes it is told the listener stays.
     pub(super) metrics_listen: Option<Option<std::net::SocketAddr>>,
+    /// The checker and data plane of this process, which take the new virtual servers
+    /// (`None` with `-P` or without virtual servers at start).
+    pub(super) vs_reload: Option<std::sync::Arc<crate::check::VsReload>>,
 }
 
 /// The result of one reload, short enough to hand back to `keepalived-rs reload`.
@@ -271,8 +274,8 @@ async fn reload_inner(
     // use_vmac instances map onto their VMAC by name (a new VMAC is not made on reload:
     // the mapping then refuses the reload, naming the missing interface).
     super::vmac::resolve_names(&mut cfg.vrrp);
-    if !cfg.lvs.virtual_servers.is_empty() {
-        warn!("reload applies to the VRRP instances only: virtual_server changes need a restart");
+    if src.vs_reload.is_none() && !cfg.lvs.virtual_servers.is_empty() {
+        warn!("this process runs no checker (-P, or no virtual_server at start): virtual_server changes need a restart");
     }
     if let Some(was) = src.metrics_listen {
         let now = cfg.vrrp.global.metrics_listen;
@@ -369,6 +372,10 @@ async fn reload_inner(
     // close afterwards.
     drain(router, io).await;
     sockets.close_unused(io, &new.instances);
+    // The virtual servers: the checker reloads, the data plane follows its verdicts.
+    if let Some(r) = &src.vs_reload {
+        r.request(cfg.lvs.clone());
+    }
     ReloadOutcome::Ok(summary(router, &report))
 }
 
