@@ -1,6 +1,7 @@
 //! The [`Scheduler`]: every checker of every real server, its timers and verdicts.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::time::Duration;
 
 use std::net::IpAddr;
@@ -249,6 +250,11 @@ pub struct Scheduler {
     vip_present: Vec<bool>,
     vs_ha_suspend: Vec<bool>,
     in_flight: BTreeMap<ProbeId, usize>,
+    /// Every pending deadline as `(deadline, checker index)`, earliest on top. An entry is
+    /// current while its checker's phase still carries that deadline; stale ones (the
+    /// checker moved on) are dropped when they reach the top, so the top is always
+    /// [`Scheduler::poll_timeout`]'s answer (no scan of every checker per wake-up).
+    timers: BinaryHeap<Reverse<(Instant, usize)>>,
     next_probe: u64,
     rng: SplitMix64,
     opts: Options,
@@ -258,6 +264,14 @@ pub struct Scheduler {
     event_cap: usize,
     events_lost: u64,
     warnings: Vec<String>,
+}
+
+/// Sets checker `n`'s phase and records its deadline, if any, in the timer heap.
+fn arm(timers: &mut BinaryHeap<Reverse<(Instant, usize)>>, n: usize, phase: Phase, c: &mut Chk) {
+    if let Phase::Waiting(t) | Phase::InFlight { watchdog: t, .. } = phase {
+        timers.push(Reverse((t, n)));
+    }
+    c.phase = phase;
 }
 
 fn u32_of(n: usize) -> Result<u32, ConfigError> {
@@ -384,6 +398,7 @@ impl Scheduler {
             vip_present: vec![false; vs_ha_suspend.len()],
             vs_ha_suspend,
             in_flight: BTreeMap::new(),
+            timers: BinaryHeap::new(),
             next_probe: 0,
             rng: SplitMix64::new(opts.seed),
             opts,
@@ -484,7 +499,23 @@ impl Scheduler {
         if self.run != Run::Running {
             return None;
         }
-        self.chks.iter().filter_map(Self::deadline).min()
+        let t = self.timers.peek().map(|Reverse((t, _))| *t);
+        debug_assert_eq!(
+            t,
+            self.chks.iter().filter_map(Self::deadline).min(),
+            "timer heap out of step with the checkers"
+        );
+        t
+    }
+
+    /// Drops stale entries from the top of the timer heap (call after every input).
+    fn tidy(&mut self) {
+        while let Some(Reverse((t, n))) = self.timers.peek() {
+            if self.chks.get(*n).and_then(Self::deadline) == Some(*t) {
+                break;
+            }
+            self.timers.pop();
+        }
     }
 
     fn deadline(c: &Chk) -> Option<Instant> {
@@ -559,7 +590,12 @@ impl Scheduler {
                     let suspended = self.vs_ha_suspend.get(c.vs).copied().unwrap_or(false);
                     c.enabled = !suspended || self.vip_present.get(c.vs).copied().unwrap_or(false);
                     let warmup = self.rng.up_to(micros(c.timing.warmup));
-                    c.phase = Phase::Waiting((now + BOOTSTRAP_DELAY).add_micros(warmup));
+                    arm(
+                        &mut self.timers,
+                        n,
+                        Phase::Waiting((now + BOOTSTRAP_DELAY).add_micros(warmup)),
+                        c,
+                    );
                 }
             }
             let (rs, up, w) = (c.rs, c.is_up, c.cur_weight);
@@ -587,6 +623,7 @@ impl Scheduler {
             }
         }
         self.run = Run::Running;
+        self.tidy();
     }
 
     /// Stops: every alive real server leaves the pool ([`Event::RealServerChanged`] with
@@ -604,6 +641,7 @@ impl Scheduler {
         for c in &mut self.chks {
             c.phase = Phase::Idle;
         }
+        self.timers.clear();
         for n in 0..self.rss.len() {
             let Some(r) = self.rss.get_mut(n) else {
                 continue;
@@ -634,20 +672,26 @@ impl Scheduler {
         }
         // fast_recovery may re-arm a checker at `now`; a few passes settle that.
         for _ in 0..4 {
-            let mut due: Vec<(Instant, usize)> = self
-                .chks
-                .iter()
-                .enumerate()
-                .filter_map(|(n, c)| Self::deadline(c).filter(|t| *t <= now).map(|t| (t, n)))
-                .collect();
+            let mut due: Vec<(Instant, usize)> = Vec::new();
+            while let Some(Reverse((t, n))) = self.timers.peek().copied() {
+                if t > now {
+                    break;
+                }
+                self.timers.pop();
+                if self.chks.get(n).and_then(Self::deadline) == Some(t) {
+                    due.push((t, n));
+                }
+            }
             if due.is_empty() {
                 break;
             }
-            due.sort_unstable();
+            // Popped in (deadline, index) order; the same entry may have been pushed twice.
+            due.dedup();
             for (_, n) in due {
                 self.fire(n, now);
             }
         }
+        self.tidy();
     }
 
     fn fire(&mut self, n: usize, now: Instant) {
@@ -659,8 +703,12 @@ impl Scheduler {
                 if c.enabled {
                     self.issue(n, now);
                 } else {
-                    c.phase =
-                        Phase::Waiting(now + c.timing.delay_loop.max(Duration::from_micros(1)));
+                    arm(
+                        &mut self.timers,
+                        n,
+                        Phase::Waiting(now + c.timing.delay_loop.max(Duration::from_micros(1))),
+                        c,
+                    );
                 }
             }
             Phase::InFlight {
@@ -685,7 +733,12 @@ impl Scheduler {
             Kind::Http { tls, check, urls } => {
                 let Some(url) = check.urls.get(c.url_it) else {
                     c.url_it = 0;
-                    c.phase = Phase::Waiting(now + c.timing.delay_loop);
+                    arm(
+                        &mut self.timers,
+                        n,
+                        Phase::Waiting(now + c.timing.delay_loop),
+                        c,
+                    );
                     return;
                 };
                 let body_needed = urls.get(c.url_it).is_some_and(UrlMatcher::body_needed);
@@ -744,11 +797,16 @@ impl Scheduler {
             + timeout
                 .saturating_mul(WATCHDOG_FACTOR)
                 .saturating_add(WATCHDOG_GRACE);
-        c.phase = Phase::InFlight {
-            probe: id,
-            started: now,
-            watchdog,
-        };
+        arm(
+            &mut self.timers,
+            n,
+            Phase::InFlight {
+                probe: id,
+                started: now,
+                watchdog,
+            },
+            c,
+        );
         self.in_flight.insert(id, n);
         self.probes.push_back(Probe {
             id,
@@ -779,6 +837,7 @@ impl Scheduler {
         };
         c.phase = Phase::Idle;
         self.process(n, now, started, outcome);
+        self.tidy();
     }
 
     fn process(&mut self, n: usize, now: Instant, started: Instant, outcome: ProbeOutcome) {
@@ -787,7 +846,12 @@ impl Scheduler {
         };
         if let ProbeOutcome::NotRun(_) = outcome {
             // keepalived: "... Rescheduling." after delay_loop, no state change.
-            c.phase = Phase::Waiting(now + c.timing.delay_loop);
+            arm(
+                &mut self.timers,
+                n,
+                Phase::Waiting(now + c.timing.delay_loop),
+                c,
+            );
             return;
         }
         match &c.kind {
@@ -867,7 +931,7 @@ impl Scheduler {
                 });
             }
         }
-        c.phase = Phase::Waiting(now + delay);
+        arm(&mut self.timers, n, Phase::Waiting(now + delay), c);
         if let Some(ev) = retry_event {
             self.emit(ev);
         }
@@ -937,7 +1001,12 @@ impl Scheduler {
             c.timing.delay_loop
         };
         let next = started + d;
-        c.phase = Phase::Waiting(if next > now { next } else { now.add_micros(1) });
+        arm(
+            &mut self.timers,
+            n,
+            Phase::Waiting(if next > now { next } else { now.add_micros(1) }),
+            c,
+        );
         let (rs, id) = (c.rs, c.id);
         if let Some(ev) = retry_event {
             self.emit(ev);
@@ -1048,7 +1117,7 @@ impl Scheduler {
         if fast_recovery && (!c.has_run || (!c.is_up && !failed_url)) {
             delay = Duration::ZERO;
         }
-        c.phase = Phase::Waiting(now + delay);
+        arm(&mut self.timers, n, Phase::Waiting(now + delay), c);
     }
 
     // ----------------------------------------------------------------- verdicts
