@@ -470,37 +470,79 @@ struct Counted {
     by_comment: BTreeMap<String, (u64, u64)>,
 }
 
+/// `nft -j list table` as far as the counters go: typed and borrowing, so a table of
+/// thousands of rules is read without building a JSON tree (a `serde_json::Value` of a
+/// 10 000-destination table takes ~90 MB).
+mod listing {
+    use serde::de::IgnoredAny;
+    use serde::Deserialize;
+    use std::borrow::Cow;
+
+    #[derive(Deserialize)]
+    pub struct Doc<'a> {
+        #[serde(borrow)]
+        pub nftables: Vec<Item<'a>>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Item<'a> {
+        #[serde(borrow, default)]
+        pub rule: Option<Rule<'a>>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Rule<'a> {
+        #[serde(borrow)]
+        pub chain: Cow<'a, str>,
+        #[serde(borrow, default)]
+        pub comment: Option<Cow<'a, str>>,
+        #[serde(default)]
+        pub expr: Vec<Expr>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Expr {
+        #[serde(default)]
+        pub counter: Option<CounterExpr>,
+    }
+
+    /// An anonymous counter's values; anything else (a named counter's reference) counts
+    /// nothing here.
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    pub enum CounterExpr {
+        Anonymous {
+            #[serde(default)]
+            packets: u64,
+            #[serde(default)]
+            bytes: u64,
+        },
+        Other(IgnoredAny),
+    }
+}
+
 /// Reads the counters of our table.
 fn parse_counters(json: &str) -> Result<Counted> {
-    let v: serde_json::Value =
+    use listing::CounterExpr;
+    let doc: listing::Doc<'_> =
         serde_json::from_str(json).map_err(|e| Error::Nft(format!("nft -j output: {e}")))?;
     let mut out = Counted::default();
-    let items = v
-        .get("nftables")
-        .and_then(|n| n.as_array())
-        .ok_or_else(|| Error::Nft("nft -j output without \"nftables\"".into()))?;
-    for item in items {
-        let Some(rule) = item.get("rule") else {
-            continue;
-        };
-        let Some(chain) = rule.get("chain").and_then(|c| c.as_str()) else {
-            continue;
-        };
+    for rule in doc.nftables.into_iter().filter_map(|i| i.rule) {
         let (mut packets, mut bytes) = (0u64, 0u64);
-        for c in rule
-            .get("expr")
-            .and_then(|e| e.as_array())
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.get("counter"))
-        {
-            packets =
-                packets.saturating_add(c.get("packets").and_then(|p| p.as_u64()).unwrap_or(0));
-            bytes = bytes.saturating_add(c.get("bytes").and_then(|p| p.as_u64()).unwrap_or(0));
+        for c in rule.expr.iter().filter_map(|e| e.counter.as_ref()) {
+            if let CounterExpr::Anonymous {
+                packets: p,
+                bytes: b,
+            } = c
+            {
+                packets = packets.saturating_add(*p);
+                bytes = bytes.saturating_add(*b);
+            }
         }
-        *out.by_chain.entry(chain.to_string()).or_default() += packets;
-        if let Some(c) = rule.get("comment").and_then(|c| c.as_str()) {
-            let e = out.by_comment.entry(c.to_string()).or_default();
+        let e = out.by_chain.entry(rule.chain.into_owned()).or_default();
+        *e = e.saturating_add(packets);
+        if let Some(c) = rule.comment {
+            let e = out.by_comment.entry(c.into_owned()).or_default();
             e.0 = e.0.saturating_add(packets);
             e.1 = e.1.saturating_add(bytes);
         }
@@ -836,7 +878,7 @@ mod tests {
           {"rule":{"family":"inet","table":"keepalived_rs","chain":"s0d0","handle":5,
            "expr":[{"counter":{"packets":7,"bytes":420}},{"dnat":{}}]}},
           {"rule":{"family":"inet","table":"keepalived_rs","chain":"s0d1","handle":6,
-           "expr":[{"counter":{"packets":2,"bytes":120}}]}},
+           "expr":[{"counter":{"packets":2,"bytes":120}},{"counter":"named"},{"counter":null}]}},
           {"rule":{"family":"inet","table":"keepalived_rs","chain":"stats_postrouting","handle":7,
            "comment":"s0 out","expr":[{"match":{}},{"counter":{"packets":10,"bytes":5000}}]}},
           {"rule":{"family":"inet","table":"keepalived_rs","chain":"stats_input","handle":8,
