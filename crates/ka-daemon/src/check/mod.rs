@@ -274,16 +274,13 @@ pub fn spawn(
         lb_full_warned: false,
         clock,
         in_flight: HashMap::new(),
+        threads: ProbeThreads::start()?,
         notifies: tokio::task::JoinSet::new(),
         scripts,
         alerts: mailer.map(|m| crate::alert::CheckerAlerts::new(cfg, m)),
         reload,
         pending_names: None,
-        stats: Stats {
-            since: tokio::time::Instant::now(),
-            probes: 0,
-            lateness: Vec::new(),
-        },
+        stats: Stats::new(),
     };
     let task = tokio::task::spawn_local(driver.run(stop_rx, files, file_values, ha_targets));
     Ok(Handle {
@@ -339,8 +336,53 @@ fn read_track_file(path: &str) -> i64 {
     }
 }
 
-/// A probe's result and how long it took.
-type ProbeResult = (ProbeId, ProbeOutcome, Duration);
+/// A probe's result, how long it took and how long it waited for a probe thread.
+type ProbeResult = (ProbeId, ProbeOutcome, Duration, Duration);
+
+/// The threads probes run on: their connects, TLS handshakes and reads (kernel work
+/// that grows with the number of real servers) never delay the scheduler's timers nor
+/// the VRRP engine on the daemon's own thread.
+struct ProbeThreads(Option<tokio::runtime::Runtime>);
+
+impl ProbeThreads {
+    /// Threads for probes: up to [`PROBE_THREADS`], no more than the CPUs.
+    fn start() -> Result<ProbeThreads, String> {
+        let n = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(PROBE_THREADS);
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .thread_name("ka-probe")
+            .enable_all()
+            .build()
+            .map(|rt| ProbeThreads(Some(rt)))
+            .map_err(|e| format!("cannot start the probe threads: {e}"))
+    }
+
+    fn spawn(&self, fut: impl std::future::Future<Output = ()> + Send + 'static) {
+        if let Some(rt) = &self.0 {
+            rt.spawn(fut);
+        }
+    }
+}
+
+impl Drop for ProbeThreads {
+    fn drop(&mut self) {
+        // Dropped inside the daemon's runtime: no blocking wait for the probes.
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl std::fmt::Debug for ProbeThreads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProbeThreads")
+    }
+}
+
+/// Most threads probes run on.
+const PROBE_THREADS: usize = 2;
 
 struct Driver {
     sched: Scheduler,
@@ -350,7 +392,9 @@ struct Driver {
     lb: Option<mpsc::Sender<Event>>,
     lb_full_warned: bool,
     clock: tokio::time::Instant,
-    in_flight: HashMap<ProbeId, CheckerId>,
+    /// Probes running: their checker and how late their wake-up was.
+    in_flight: HashMap<ProbeId, (CheckerId, Duration)>,
+    threads: ProbeThreads,
     notifies: tokio::task::JoinSet<()>,
     scripts: script::Scripts,
     /// SMTP alerts of real-server transitions.
@@ -363,32 +407,52 @@ struct Driver {
     pending_names: Option<Names>,
 }
 
-/// Probe counts and lateness against the schedule, logged every [`STATS_EVERY`] at debug
-/// level under the target `keepalived_rs::check::stats` (bench/checkers reads them).
+/// Probe counts, lateness against the schedule and probe times, logged every
+/// [`STATS_EVERY`] at debug level under the target `keepalived_rs::check::stats`
+/// (bench/checkers reads them).
 #[derive(Debug)]
 struct Stats {
     since: tokio::time::Instant,
+    /// Probes started in this window.
     probes: u64,
-    /// `(lateness in µs, probes started with it)`: a wake-up's lateness (now minus the
-    /// earliest deadline it serves) is counted for every probe it starts, an upper bound.
-    lateness: Vec<(u32, u32)>,
+    /// Each answered probe's lateness in µs: its wake-up's (now minus the earliest
+    /// deadline that wake-up serves, an upper bound) plus its wait for a probe thread.
+    lateness: Vec<u32>,
+    /// How long the probes answered in this window took, in µs.
+    took: Vec<u32>,
+    /// Most probes in flight at once in this window.
+    max_in_flight: usize,
 }
 
 /// Stats window.
 const STATS_EVERY: Duration = Duration::from_secs(10);
-/// Most lateness samples kept per window.
-const STATS_MAX_SAMPLES: usize = 100_000;
+/// Most samples kept per window.
+const STATS_MAX_SAMPLES: usize = 200_000;
+
+/// The `q` quantile of sorted samples.
+fn quantile(sorted: &[u32], q: f64) -> u32 {
+    let i = ((sorted.len() as f64 * q).ceil() as usize).saturating_sub(1);
+    sorted.get(i).copied().unwrap_or(0)
+}
 
 impl Stats {
-    fn record(&mut self, late: Duration, probes: u32) {
-        if probes == 0 {
-            return;
+    fn new() -> Stats {
+        Stats {
+            since: tokio::time::Instant::now(),
+            probes: 0,
+            lateness: Vec::new(),
+            took: Vec::new(),
+            max_in_flight: 0,
         }
-        self.probes += u64::from(probes);
-        if self.lateness.len() < STATS_MAX_SAMPLES {
-            let us = u32::try_from(late.as_micros()).unwrap_or(u32::MAX);
-            self.lateness.push((us, probes));
+    }
+
+    fn answered(&mut self, late: Duration, took: Duration, in_flight: usize) {
+        let us = |d: Duration| u32::try_from(d.as_micros()).unwrap_or(u32::MAX);
+        if self.took.len() < STATS_MAX_SAMPLES {
+            self.took.push(us(took));
+            self.lateness.push(us(late));
         }
+        self.max_in_flight = self.max_in_flight.max(in_flight);
     }
 
     fn report(&mut self) {
@@ -397,31 +461,21 @@ impl Stats {
             return;
         }
         self.lateness.sort_unstable();
-        let total: u64 = self.lateness.iter().map(|(_, n)| u64::from(*n)).sum();
-        let pct = |q: f64| {
-            let want = (total as f64 * q).ceil() as u64;
-            let mut seen = 0u64;
-            for (us, n) in &self.lateness {
-                seen += u64::from(*n);
-                if seen >= want {
-                    return *us;
-                }
-            }
-            0
-        };
+        self.took.sort_unstable();
         debug!(
             target: "keepalived_rs::check::stats",
-            "checker stats: {} probes in {:.1} s ({:.0}/s), lateness p50 {} us, p99 {} us, max {} us",
+            "checker stats: {} probes in {:.1} s ({:.0}/s), lateness p50 {} us, p99 {} us, max {} us; probe time p50 {} us, p99 {} us; in flight max {}",
             self.probes,
             elapsed.as_secs_f64(),
             self.probes as f64 / elapsed.as_secs_f64(),
-            pct(0.5),
-            pct(0.99),
-            self.lateness.last().map_or(0, |(us, _)| *us)
+            quantile(&self.lateness, 0.5),
+            quantile(&self.lateness, 0.99),
+            self.lateness.last().copied().unwrap_or(0),
+            quantile(&self.took, 0.5),
+            quantile(&self.took, 0.99),
+            self.max_in_flight
         );
-        self.since = tokio::time::Instant::now();
-        self.probes = 0;
-        self.lateness.clear();
+        *self = Stats::new();
     }
 }
 
@@ -470,7 +524,7 @@ impl Driver {
             self.names.rs.len(),
             self.names.chk.len()
         );
-        self.after(&res_tx, false);
+        self.after(&res_tx, false, Duration::ZERO);
         let mut file_tick = tokio::time::interval(FILE_POLL);
         file_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -488,18 +542,17 @@ impl Driver {
                     let due = self.sched.poll_timeout();
                     self.sched.handle_timeout(now);
                     let late = due.map_or(Duration::ZERO, |d| now.saturating_duration_since(d));
-                    let started = self.after(&res_tx, false);
-                    self.stats.record(late, started);
+                    self.after(&res_tx, false, late);
                     self.stats.report();
                     continue;
                 }
                 r = res_rx.recv() => {
                     // res_tx lives here, so the channel never closes.
-                    let Some((id, outcome, took)) = r else { break };
-                    self.result(id, outcome, took);
+                    let Some((id, outcome, took, queued)) = r else { break };
+                    self.result(id, outcome, took, queued);
                     // Take whatever else is ready in the same turn.
-                    while let Ok((id, outcome, took)) = res_rx.try_recv() {
-                        self.result(id, outcome, took);
+                    while let Ok((id, outcome, took, queued)) = res_rx.try_recv() {
+                        self.result(id, outcome, took, queued);
                     }
                 }
                 _ = file_tick.tick(), if !files.is_empty() => {
@@ -553,18 +606,20 @@ impl Driver {
                     }
                 }
             }
-            self.after(&res_tx, false);
+            self.after(&res_tx, false, Duration::ZERO);
         }
         let now = self.now();
         self.sched.shutdown(now);
-        self.after(&res_tx, true);
+        self.after(&res_tx, true, Duration::ZERO);
         // Omega notifies get their second; probes still running are dropped.
         while self.notifies.join_next().await.is_some() {}
         info!("checker stopped");
     }
 
-    fn result(&mut self, id: ProbeId, outcome: ProbeOutcome, took: Duration) {
-        if let Some(chk) = self.in_flight.remove(&id) {
+    fn result(&mut self, id: ProbeId, outcome: ProbeOutcome, took: Duration, queued: Duration) {
+        let in_flight = self.in_flight.len();
+        if let Some((chk, late)) = self.in_flight.remove(&id) {
+            self.stats.answered(late + queued, took, in_flight);
             let text = match &outcome {
                 ProbeOutcome::Success => "success".to_owned(),
                 ProbeOutcome::Http(r) => format!("HTTP status {}", r.status_code),
@@ -603,20 +658,22 @@ impl Driver {
         }
     }
 
-    /// Spawns every probe asked for and handles every event; returns how many probes
-    /// were started.
-    fn after(&mut self, res_tx: &mpsc::Sender<ProbeResult>, stopping: bool) -> u32 {
-        let mut started = 0u32;
+    /// Starts every probe asked for (on the probe threads; `late` is how late this
+    /// wake-up is) and handles every event.
+    fn after(&mut self, res_tx: &mpsc::Sender<ProbeResult>, stopping: bool, late: Duration) {
         if !stopping {
             while let Some(p) = self.sched.poll_probe() {
-                started = started.saturating_add(1);
-                self.in_flight.insert(p.id, p.checker);
+                self.stats.probes += 1;
+                self.in_flight.insert(p.id, (p.checker, late));
                 let tx = res_tx.clone();
                 let ctx = self.ctx.clone();
-                tokio::task::spawn_local(async move {
+                let spawned = tokio::time::Instant::now();
+                self.threads.spawn(async move {
                     let start = tokio::time::Instant::now();
                     let outcome = probe::run(&p, &ctx).await;
-                    let _ = tx.send((p.id, outcome, start.elapsed())).await;
+                    let _ = tx
+                        .send((p.id, outcome, start.elapsed(), start - spawned))
+                        .await;
                 });
             }
         }
@@ -643,7 +700,6 @@ impl Driver {
         if let Some(a) = self.alerts.as_mut() {
             a.flush();
         }
-        started
     }
 
     /// Feeds the SMTP alerts (keepalived mails a checker's change once the real
@@ -819,20 +875,21 @@ impl Plan {
         self.checker.is_some()
     }
 
-    /// Runs the checker (if planned) beside `vrrp` (or, without it, until SIGTERM or
-    /// SIGINT); stops the checker when VRRP ends. Must run inside a `LocalSet`.
-    ///
-    /// `lvs`, when given, is fed the checker's events and programs the data plane; it
-    /// ends (removing what it made) after the checker.
     /// Where a reload hands new virtual servers to the checker and the data plane
     /// (`None` when this process runs neither).
     pub fn vs_reload(&self) -> Option<Arc<VsReload>> {
         self.checker.is_some().then(|| Arc::clone(&self.reload))
     }
 
+    /// Runs the checker (if planned) beside `main` (the VRRP engine, or the daemon's
+    /// signal loop without it); stops the checker when `main` ends. Must run inside a
+    /// `LocalSet`.
+    ///
+    /// `lvs`, when given, is fed the checker's events and programs the data plane; it
+    /// ends (removing what it made) after the checker.
     pub async fn run(
         self,
-        vrrp: Option<impl std::future::Future<Output = std::process::ExitCode>>,
+        main: impl std::future::Future<Output = std::process::ExitCode>,
         lvs: Option<crate::daemon::lvs::Lvs>,
         mailer: &crate::alert::Mailer,
     ) -> std::process::ExitCode {
@@ -868,10 +925,14 @@ impl Plan {
             },
             None => None,
         };
-        let code = match vrrp {
-            Some(v) => v.await,
-            None => wait_for_stop().await,
-        };
+        // Everything the checker and the data plane need is built: the configuration
+        // copy goes (a reload hands over a new one), not kept for the daemon's life.
+        let Plan {
+            checker, reload, ..
+        } = self;
+        drop(checker);
+        drop(reload);
+        let code = main.await;
         if let Some(h) = handle {
             h.stop().await;
         }
@@ -881,27 +942,6 @@ impl Plan {
         }
         code
     }
-}
-
-/// Waits for SIGTERM or SIGINT (SIGHUP is ignored: no reload of the checker yet).
-async fn wait_for_stop() -> std::process::ExitCode {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::hangup()),
-    ) else {
-        tracing::error!("cannot install signal handlers");
-        return std::process::ExitCode::from(1);
-    };
-    loop {
-        tokio::select! {
-            _ = term.recv() => { info!("SIGTERM: stopping"); break; }
-            _ = int.recv() => { info!("SIGINT: stopping"); break; }
-            _ = hup.recv() => warn!("SIGHUP: without VRRP instances (-C) the checker does not reload yet; restart to apply changes"),
-        }
-    }
-    std::process::ExitCode::SUCCESS
 }
 
 #[cfg(test)]

@@ -450,6 +450,8 @@ pub async fn run(
     for q in lvs.sync().await {
         alerts.event(&q);
     }
+    // The configuration is parsed and the first table written: the peak is behind us.
+    ka_sys::process::release_free_memory();
     let mut queries = lvs.queries.take();
     loop {
         let query = async {
