@@ -289,9 +289,18 @@ fn status_without_vrrp_shows_the_data_plane() {
         .arg(&d.sock)
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("runs no VRRP instance"), "{err}");
+    // Without VRRP the virtual servers reload (as keepalived's checker process does).
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("reloaded: 1 virtual server(s)"),
+        "{stdout}"
+    );
 }
 
 /// A load balancer in front of two back ends, both answering.
@@ -556,6 +565,97 @@ fn reload_changes_the_real_servers() {
 
     // web2 back in the file: it gets requests again.
     hup(&mut d, &both, 2);
+    let back = wait_until(Duration::from_secs(5), || {
+        http_requests(&s.client, to, 4).contains_key("web2")
+    });
+    assert!(back.is_some(), "web2 never came back\n{}", d.log());
+}
+
+/// `-C` (checkers and data plane only, no VRRP engine): SIGHUP and `keepalived-rs reload`
+/// reload the virtual servers as keepalived's checker process does; a file with an error
+/// is refused on the control socket with the reason and changes nothing.
+#[test]
+fn check_only_daemon_reloads_its_virtual_servers() {
+    let s = site();
+    let _w1 = TcpBackend::start(&s._b1, "web1", 8080);
+    let _w2 = TcpBackend::start(&s.b2, "web2", 8080);
+    let dir = TmpDir::new();
+    // No VRRP here: the address is put on the balancer by hand.
+    s.lb.ip(&["addr", "add", &format!("{VIP}/32"), "dev", &s.lb_client_if]);
+    let both = checked_conf(&s.lb_client_if, false);
+    let d = Daemon::start_with(
+        &s.lb,
+        &dir,
+        "lb",
+        &both,
+        &["-C", "--lb-backend", "nftables"],
+    );
+    let to = format!("{VIP}:80").parse().unwrap();
+    let split = wait_until(Duration::from_secs(8), || {
+        let got = http_requests(&s.client, to, 20);
+        got.get("web1") == Some(&10) && got.get("web2") == Some(&10)
+    });
+    assert!(split.is_some(), "no 10/10 split\n{}", d.log());
+    let reloads = |d: &Daemon| d.log().matches("load balancer: reloaded").count();
+    let cfg = dir.0.join("lb.conf");
+    let reload_cli = |d: &Daemon| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_keepalived-rs"))
+            .args(["reload", "--control-socket"])
+            .arg(&d.sock)
+            .output()
+            .unwrap()
+    };
+
+    // SIGHUP with web2 removed from the file.
+    let only_web1 = both.replace(
+        "  real_server 198.51.100.20 8080 {\n    weight 1\n    TCP_CHECK {\n      connect_timeout 1\n      retry 0\n    }\n  }\n",
+        "",
+    );
+    assert_ne!(only_web1, both);
+    std::fs::write(&cfg, &only_web1).unwrap();
+    d.signal("-HUP");
+    assert!(
+        wait_until(Duration::from_secs(8), || reloads(&d) >= 1).is_some(),
+        "no reload on SIGHUP\n{}",
+        d.log()
+    );
+    let gone = wait_until(Duration::from_secs(3), || {
+        http_requests(&s.client, to, 4).get("web1") == Some(&4)
+    });
+    assert!(gone.is_some(), "web2 still gets requests\n{}", d.log());
+
+    // The control socket's reload with an error in the file: refused with the reason.
+    std::fs::write(
+        &cfg,
+        both.replace("lb_algo rr", "lb_algo rr\n  bogus_keyword 1"),
+    )
+    .unwrap();
+    let out = reload_cli(&d);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}\n{}", d.log());
+    assert!(
+        err.starts_with("keepalived-rs: reload refused: ") && err.contains("bogus_keyword"),
+        "{err}"
+    );
+    let got = http_requests(&s.client, to, 20);
+    assert_eq!(got.get("web1"), Some(&20), "{got:?}\n{}", d.log());
+    assert_eq!(reloads(&d), 1);
+
+    // The control socket's reload with web2 back: accepted, web2 gets requests again.
+    std::fs::write(&cfg, &both).unwrap();
+    let out = reload_cli(&d);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        d.log()
+    );
+    assert!(
+        wait_until(Duration::from_secs(8), || reloads(&d) >= 2).is_some(),
+        "{}",
+        d.log()
+    );
     let back = wait_until(Duration::from_secs(5), || {
         http_requests(&s.client, to, 4).contains_key("web2")
     });

@@ -95,7 +95,7 @@ pub fn run(opts: &Options) -> ExitCode {
         eprintln!("keepalived-rs: {e}");
         return ExitCode::from(2);
     }
-    let Some(cfg) = load_config(&opts.file, opts.config_id.clone()) else {
+    let Some(mut cfg) = load_config(&opts.file, opts.config_id.clone()) else {
         return ExitCode::from(1);
     };
     let started = std::time::SystemTime::now();
@@ -109,8 +109,10 @@ pub fn run(opts: &Options) -> ExitCode {
     // The data plane runs with the checkers, which feed it (IPVS is per network
     // namespace: opened after entering ours).
     let mut lvs = if plan.runs_checker() {
+        // The data plane takes the virtual servers (the checker has its copy in the
+        // plan): no third copy of a large table stays in this frame.
         match lvs::Lvs::new(
-            cfg.lvs.clone(),
+            std::mem::take(&mut cfg.lvs),
             opts.lb_backend,
             cfg.vrrp.global.lvs_timeouts,
         ) {
@@ -193,14 +195,16 @@ pub fn run(opts: &Options) -> ExitCode {
     let control_only = (!plan.run_vrrp()).then(|| {
         control_without_engine(
             opts.control_socket.clone(),
-            opts.file.clone(),
+            source.clone(),
             started,
             std::sync::Arc::clone(&real_servers),
             lb_query.clone(),
         )
     });
-    let vrrp = plan.run_vrrp().then(|| {
-        async_main(
+    // The daemon's main loop: the VRRP engine, or without it (-C, or no vrrp_instance)
+    // the signals: SIGTERM/SIGINT stop, SIGHUP reloads the virtual servers.
+    let main: std::pin::Pin<Box<dyn std::future::Future<Output = ExitCode>>> = if plan.run_vrrp() {
+        Box::pin(async_main(
             cfg.vrrp,
             opts.dont_release_vrrp,
             source,
@@ -209,8 +213,11 @@ pub fn run(opts: &Options) -> ExitCode {
             lb_query,
             snapshots,
             mailer.clone(),
-        )
-    });
+        ))
+    } else {
+        Box::pin(signals_without_engine(source))
+    };
+    let vrrp_runs = plan.run_vrrp();
     let code = local.block_on(&rt, async {
         let server = metrics.map(|(l, s)| tokio::task::spawn_local(metrics::serve(l, s)));
         let control = control_only.map(tokio::task::spawn_local);
@@ -224,11 +231,10 @@ pub fn run(opts: &Options) -> ExitCode {
                 n, every,
             )))
         });
-        let vrrp_runs = vrrp.is_some();
         if let (Some(n), false) = (sd, vrrp_runs) {
             n.ready("checkers running");
         }
-        let code = plan.run(vrrp, lvs, &mailer).await;
+        let code = plan.run(main, lvs, &mailer).await;
         if let (Some(n), false) = (sd, vrrp_runs) {
             n.stopping();
         }
@@ -255,9 +261,63 @@ pub fn run(opts: &Options) -> ExitCode {
 /// The control socket of a daemon without VRRP instances: `status` answers with the
 /// daemon, the checkers' real servers and the data plane's table; `reload` is refused
 /// (the checkers and the data plane are not reloaded yet).
+/// Reloads the virtual servers of a daemon without VRRP: the file is read again and, when
+/// it has no error, handed to the checker (which reloads its scheduler, keepalived's
+/// migrate_checkers rules) and from there to the data plane (only the difference is
+/// applied). A file with an error changes nothing.
+fn reload_virtual_servers(src: &reload::Source) -> Result<String, String> {
+    let n = crate::sdnotify::global();
+    if let Some(n) = n {
+        n.reloading();
+    }
+    let r = reload::load(src).and_then(|cfg| match &src.vs_reload {
+        Some(vs) => {
+            let count = cfg.lvs.virtual_servers.len();
+            vs.request(cfg.lvs);
+            Ok(format!("{count} virtual server(s) handed to the checkers"))
+        }
+        None => Err("this daemon runs neither VRRP nor checkers: nothing to reload".to_owned()),
+    });
+    match &r {
+        Ok(s) => info!("reload done: {s}"),
+        Err(e) => error!("reload refused, still running the previous configuration: {e}"),
+    }
+    if let Some(n) = n {
+        n.ready(match &r {
+            Ok(s) | Err(s) => s,
+        });
+    }
+    r
+}
+
+/// The signals of a daemon without VRRP: SIGTERM/SIGINT stop, SIGHUP reloads the
+/// virtual servers.
+async fn signals_without_engine(src: reload::Source) -> ExitCode {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        error!("cannot install signal handlers");
+        return ExitCode::from(1);
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => { info!("SIGTERM: stopping"); break; }
+            _ = int.recv() => { info!("SIGINT: stopping"); break; }
+            _ = hup.recv() => {
+                info!("SIGHUP: reload");
+                let _ = reload_virtual_servers(&src);
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 async fn control_without_engine(
     path: PathBuf,
-    config_file: PathBuf,
+    src: reload::Source,
     started: std::time::SystemTime,
     real_servers: crate::check::StatusTable,
     lb_query: Option<lvs::StatusQuery>,
@@ -277,7 +337,7 @@ async fn control_without_engine(
                     daemon: status::DaemonInfo {
                         pid: std::process::id(),
                         version: env!("CARGO_PKG_VERSION").to_owned(),
-                        config_file: config_file.display().to_string(),
+                        config_file: src.file.display().to_string(),
                         started: status::WallTime::of(started),
                     },
                     instances: Vec::new(),
@@ -298,11 +358,10 @@ async fn control_without_engine(
                 }
                 p.answer(control::Response::status(s));
             }
-            control::Command::Reload => p.answer(control::Response::reload(Err(
-                "this daemon runs no VRRP instance: the checkers and virtual servers \
-                 are not reloaded yet (restart it)"
-                    .to_owned(),
-            ))),
+            control::Command::Reload => {
+                info!("reload requested on the control socket");
+                p.answer(control::Response::reload(reload_virtual_servers(&src)));
+            }
         }
     }
 }
