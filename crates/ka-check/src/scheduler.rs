@@ -213,7 +213,7 @@ struct Chk {
 struct Rs {
     id: RealServerId,
     /// Identity across reloads: the virtual service and the real server's address.
-    key: (VsAddress, Option<Protocol>, IpAddr, Option<u16>),
+    key: RsKey,
     alive: bool,
     num_failed: u32,
     iweight: i64,
@@ -273,6 +273,9 @@ fn arm(timers: &mut BinaryHeap<Reverse<(Instant, usize)>>, n: usize, phase: Phas
     }
     c.phase = phase;
 }
+
+/// What identifies a real server across reloads: its virtual service and address.
+type RsKey = (VsAddress, Option<Protocol>, IpAddr, Option<u16>);
 
 fn u32_of(n: usize) -> Result<u32, ConfigError> {
     u32::try_from(n).map_err(|_| ConfigError::TooMany)
@@ -1366,14 +1369,16 @@ impl Scheduler {
         new.next_probe = self.next_probe;
         new.rng = self.rng.clone();
         // Tracked file values and VIP presence are facts about the host, not the config.
+        let mut file_values: std::collections::HashMap<&str, i64> = Default::default();
+        for o in &self.chks {
+            if let Kind::File { name, .. } = &o.kind {
+                file_values.entry(name.as_str()).or_insert(o.file_value);
+            }
+        }
         for c in &mut new.chks {
             if let Kind::File { name, .. } = &c.kind {
-                if let Some(old) = self
-                    .chks
-                    .iter()
-                    .find(|o| matches!(&o.kind, Kind::File { name: n, .. } if n == name))
-                {
-                    c.file_value = old.file_value;
+                if let Some(v) = file_values.get(name.as_str()) {
+                    c.file_value = *v;
                 }
             }
         }
@@ -1395,19 +1400,37 @@ impl Scheduler {
         new.events_lost = self.events_lost;
         let mut carried = vec![false; self.rss.len()];
         let mut notify_after = Vec::new();
+        // Indexes, so a reload of tens of thousands of real servers stays linear: old
+        // real servers by key (the first of equal keys, as a search would find), and the
+        // checkers of each real server, old and new.
+        let mut old_by_key: std::collections::HashMap<&RsKey, usize> = Default::default();
+        for (oi, o) in self.rss.iter().enumerate() {
+            old_by_key.entry(&o.key).or_insert(oi);
+        }
+        let chks_of = |chks: &[Chk], n: usize| {
+            let mut of = vec![Vec::new(); n];
+            for (ci, c) in chks.iter().enumerate() {
+                if let Some(v) = of.get_mut(c.rs) {
+                    v.push(ci);
+                }
+            }
+            of
+        };
+        let old_chks = chks_of(&self.chks, self.rss.len());
+        let new_chks = chks_of(&new.chks, new.rss.len());
+        let none: Vec<usize> = Vec::new();
         for ni in 0..new.rss.len() {
-            let Some(key) = new.rss.get(ni).map(|r| r.key.clone()) else {
+            let Some(key) = new.rss.get(ni).map(|r| &r.key) else {
                 continue;
             };
-            let Some(oi) = self.rss.iter().position(|o| o.key == key) else {
+            let mine = new_chks.get(ni).unwrap_or(&none);
+            let Some(&oi) = old_by_key.get(key) else {
                 // A new real server: as at start, but a first verdict needs retry + 1
                 // failures (keepalived sets retry_it = retry only at startup).
-                for c in new
-                    .chks
-                    .iter_mut()
-                    .filter(|c| c.rs == ni && c.kind.probes())
-                {
-                    c.retry_it = 0;
+                for &ci in mine {
+                    if let Some(c) = new.chks.get_mut(ci).filter(|c| c.kind.probes()) {
+                        c.retry_it = 0;
+                    }
                 }
                 if new.rss.get(ni).is_some_and(|r| r.alive) && new.opts.rs_init_notifies {
                     notify_after.push(ni);
@@ -1421,10 +1444,10 @@ impl Scheduler {
                 continue;
             };
             let old_alive = or.alive;
-            let old_shares: i64 = self
-                .chks
+            let theirs = old_chks.get(oi).unwrap_or(&none);
+            let old_shares: i64 = theirs
                 .iter()
-                .filter(|c| c.rs == oi)
+                .filter_map(|&ci| self.chks.get(ci))
                 .map(|c| c.cur_weight)
                 .sum();
             // A weight set by misc_dynamic is kept; otherwise the new configured weight
@@ -1432,27 +1455,25 @@ impl Scheduler {
             let dynamic_weight = (or.effective_weight != or.iweight.saturating_add(old_shares))
                 .then_some(or.effective_weight);
             // A reload does not apply alpha or the one-failure start by itself.
-            for c in new
-                .chks
-                .iter_mut()
-                .filter(|c| c.rs == ni && c.kind.probes())
-            {
-                c.is_up = true;
-                c.retry_it = 0;
+            for &ci in mine {
+                if let Some(c) = new.chks.get_mut(ci).filter(|c| c.kind.probes()) {
+                    c.is_up = true;
+                    c.retry_it = 0;
+                }
             }
             // migrate_checkers
             let mut any_run = false;
-            for ci in 0..new.chks.len() {
+            for &ci in mine {
                 let Some(nc) = new.chks.get(ci) else {
                     continue;
                 };
-                if nc.rs != ni || !nc.kind.probes() {
+                if !nc.kind.probes() {
                     continue;
                 }
-                let Some(oc) = self
-                    .chks
+                let Some(oc) = theirs
                     .iter()
-                    .find(|oc| oc.rs == oi && same_check(oc, nc))
+                    .filter_map(|&oc| self.chks.get(oc))
+                    .find(|oc| same_check(oc, nc))
                     .cloned()
                 else {
                     continue;
@@ -1470,21 +1491,30 @@ impl Scheduler {
                 nc.last_exit_code = oc.last_exit_code;
                 any_run |= oc.has_run;
             }
-            let failing = new.chks.iter().any(|c| c.rs == ni && !c.is_up);
+            let failing = mine
+                .iter()
+                .filter_map(|&ci| new.chks.get(ci))
+                .any(|c| !c.is_up);
             if failing || (!old_alive && !any_run) {
                 // Set new alpha checkers down until they have run; one failure is enough.
-                for c in new
-                    .chks
-                    .iter_mut()
-                    .filter(|c| c.rs == ni && c.kind.probes() && !c.has_run)
-                {
-                    if c.timing.alpha {
-                        c.is_up = false;
+                for &ci in mine {
+                    if let Some(c) = new
+                        .chks
+                        .get_mut(ci)
+                        .filter(|c| c.kind.probes() && !c.has_run)
+                    {
+                        if c.timing.alpha {
+                            c.is_up = false;
+                        }
+                        c.retry_it = c.timing.retry;
                     }
-                    c.retry_it = c.timing.retry;
                 }
             }
-            let num_failed = new.chks.iter().filter(|c| c.rs == ni && !c.is_up).count();
+            let num_failed = mine
+                .iter()
+                .filter_map(|&ci| new.chks.get(ci))
+                .filter(|c| !c.is_up)
+                .count();
             let Some(nr) = new.rss.get_mut(ni) else {
                 continue;
             };
