@@ -204,11 +204,13 @@ pub fn wanted(cfg: &Config) -> bool {
 }
 
 /// Starts the checker task on the current `LocalSet`. `lb` receives every scheduler
-/// event (the load balancer's input); when it is full, events are dropped with a
-/// warning (the checker never waits for it).
+/// event (the load balancer's input). It is unbounded: the checker never waits for the
+/// data plane, and no verdict is ever dropped (a start or a switch failure reports tens of
+/// thousands at once; a lost one would leave a dead back end in the pool). Its size is
+/// bounded by the scheduler's own event cap per turn and the data plane drains it whole.
 pub fn spawn(
     cfg: &Config,
-    lb: Option<mpsc::Sender<Event>>,
+    lb: Option<mpsc::UnboundedSender<Event>>,
     status: StatusTable,
     mailer: Option<crate::alert::Mailer>,
     reload: Arc<VsReload>,
@@ -271,7 +273,6 @@ pub fn spawn(
         names,
         status: Arc::clone(&status),
         lb,
-        lb_full_warned: false,
         clock,
         in_flight: HashMap::new(),
         threads: ProbeThreads::start()?,
@@ -389,8 +390,7 @@ struct Driver {
     ctx: probe::Ctx,
     names: Names,
     status: StatusTable,
-    lb: Option<mpsc::Sender<Event>>,
-    lb_full_warned: bool,
+    lb: Option<mpsc::UnboundedSender<Event>>,
     clock: tokio::time::Instant,
     /// Probes running: their checker and how late their wake-up was.
     in_flight: HashMap<ProbeId, (CheckerId, Duration)>,
@@ -687,14 +687,8 @@ impl Driver {
             self.log(&ev);
             self.alert(&ev);
             if let Some(lb) = &self.lb {
-                match lb.try_send(ev) {
-                    Ok(()) => self.lb_full_warned = false,
-                    Err(mpsc::error::TrySendError::Full(_)) if !self.lb_full_warned => {
-                        warn!("load-balancer channel full: checker events dropped");
-                        self.lb_full_warned = true;
-                    }
-                    Err(_) => {}
-                }
+                // Fails only once the data plane has ended (at stop).
+                let _ = lb.send(ev);
             }
         }
         if let Some(a) = self.alerts.as_mut() {
@@ -895,7 +889,7 @@ impl Plan {
     ) -> std::process::ExitCode {
         let (lb_tx, lb_task) = match (lvs, &self.checker) {
             (Some(l), Some(cfg)) => {
-                let (tx, rx) = mpsc::channel(RESULT_QUEUE);
+                let (tx, rx) = mpsc::unbounded_channel();
                 let alerts = crate::alert::QuorumAlerts::new(cfg, mailer.clone());
                 (
                     Some(tx),
@@ -952,6 +946,48 @@ mod tests {
     /// The driver against real sockets on loopback: a listening port stays in, a closed
     /// one leaves; the load balancer's channel gets the scheduler's events and the status
     /// table follows.
+    /// Thousands of real servers report at once (start, or a switch failing): the data
+    /// plane gets every verdict even when it does not read until later (the channel used
+    /// to hold 1024 and drop the rest).
+    #[tokio::test(flavor = "current_thread")]
+    async fn no_verdict_is_dropped_when_thousands_arrive_at_once() {
+        const N: usize = 5000;
+        let rss: Vec<_> = (0..N)
+            .map(|i| {
+                let ip = IpAddr::from([198, 51, 100, u8::try_from(i % 250 + 1).unwrap()]);
+                fixture::real_server(ip, 8000 + u16::try_from(i / 250).unwrap(), vec![])
+            })
+            .collect();
+        let cfg = Config {
+            lvs: fixture::lvs(vec![fixture::virtual_server(
+                "192.0.2.1".parse().unwrap(),
+                80,
+                rss,
+            )]),
+            ..Config::default()
+        };
+        let local = tokio::task::LocalSet::new();
+        local
+            .run_until(async {
+                let (tx, mut rx) = mpsc::unbounded_channel();
+                let h =
+                    spawn(&cfg, Some(tx), StatusTable::default(), None, Arc::default()).unwrap();
+                // The checker runs a while before anyone reads.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let mut initial = 0;
+                while let Ok(Some(ev)) =
+                    tokio::time::timeout(Duration::from_millis(200), rx.recv()).await
+                {
+                    if matches!(ev, Event::Initial { alive: true, .. }) {
+                        initial += 1;
+                    }
+                }
+                assert_eq!(initial, N);
+                h.stop().await;
+            })
+            .await;
+    }
+
     #[tokio::test(flavor = "current_thread")]
     async fn events_reach_the_lb_channel_and_the_status_table() {
         let open = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -982,7 +1018,7 @@ mod tests {
         let local = tokio::task::LocalSet::new();
         local
             .run_until(async {
-                let (tx, mut rx) = mpsc::channel(64);
+                let (tx, mut rx) = mpsc::unbounded_channel();
                 let table = StatusTable::default();
                 let h = spawn(&cfg, Some(tx), Arc::clone(&table), None, Arc::default()).unwrap();
                 let mut initial = 0;

@@ -442,7 +442,7 @@ fn log_failure(f: &OpFailure) {
 /// made when `events` closes. Quorum transitions go out as SMTP alerts (`alerts`).
 pub async fn run(
     mut lvs: Lvs,
-    mut events: mpsc::Receiver<ka_check::Event>,
+    mut events: mpsc::UnboundedReceiver<ka_check::Event>,
     alerts: crate::alert::QuorumAlerts,
     reload: std::sync::Arc<crate::check::VsReload>,
 ) {
