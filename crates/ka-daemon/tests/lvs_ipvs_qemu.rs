@@ -17,7 +17,10 @@
 //!   makes its removal fail, the daemon reads the kernel again and recovers;
 //! * `lvs_timeouts` reach the kernel; `lvs_sync_daemon` runs as master while its
 //!   instance is MASTER, as backup once it leaves MASTER (FAULT through a track
-//!   file), and is stopped with the daemon.
+//!   file), and is stopped with the daemon;
+//! * then `-C` daemons with `lvs_flush` + `lvs_flush_on_stop` (a foreign service gone at
+//!   start, the whole table, also a service added since, gone at stop) and with
+//!   `lvs_flush_on_stop VS` (only ours gone at stop, a foreign one stays).
 //!
 //! Topology (guest): client (192.0.2.2) -- router r (192.0.2.1 | bridge 198.51.100.1)
 //! -- on the bridge: lb (198.51.100.2, VIPs 203.0.113.1-4), b1 (.10), b2 (.20), sorry
@@ -116,6 +119,8 @@ fn ipvs_forwarding_through_the_daemon() {
             "ka-step recovered",
             "ka-step sync-backup",
             "ka-step stopped",
+            "ka-step flush-all",
+            "ka-step flush-vs",
         ] {
             assert!(out.contains(step), "guest never reached {step:?}\n{out}");
         }
@@ -577,4 +582,71 @@ fn guest() {
     let shown = in_ns(&lb, "ipvsadm -L --daemon");
     assert!(shown.trim().is_empty(), "sync daemons left: {shown}");
     step("stopped");
+
+    // lvs_flush and lvs_flush_on_stop (ALL), asked for in global_defs: the foreign
+    // service goes at start, and at stop everything goes, also a service added since.
+    let ours = format!("TCP {NAT}:80 rr");
+    let flush_conf = |flags: &str| {
+        format!(
+            "global_defs {{\n{flags}}}\nvirtual_server {NAT} 80 {{\n  lb_algo rr\n  lb_kind NAT\n  \
+             protocol TCP\n  real_server 198.51.100.10 80 {{\n    weight 1\n  }}\n  \
+             real_server 198.51.100.20 80 {{\n    weight 1\n  }}\n}}\n"
+        )
+    };
+    let opts = ["-C", "--lb-backend", "ipvs"];
+    let mut d = Daemon::start_with(
+        &lb,
+        &dir,
+        "flush",
+        &flush_conf("  lvs_flush\n  lvs_flush_on_stop\n"),
+        &opts,
+    );
+    let flushed = wait_until(Duration::from_secs(20), || {
+        let rows = ipvsadm_rows(&lb, "");
+        rows.keys().collect::<Vec<_>>() == [&ours] && rows[&ours].len() == 2
+    });
+    assert!(
+        flushed.is_some(),
+        "lvs_flush: {:?}\n{}",
+        ipvsadm_rows(&lb, ""),
+        d.log()
+    );
+    in_ns(&lb, "ipvsadm -A -t 203.0.113.201:82 -s rr");
+    d.signal("-TERM");
+    assert_eq!(d.wait_exit(Duration::from_secs(30)), Some(0), "{}", d.log());
+    let rows = ipvsadm_rows(&lb, "");
+    assert!(
+        rows.is_empty(),
+        "lvs_flush_on_stop left {rows:?}\n{}",
+        d.log()
+    );
+    step("flush-all");
+
+    // lvs_flush_on_stop VS: only our services go (each in one request); a foreign one
+    // made before the start stays.
+    in_ns(&lb, "ipvsadm -A -t 203.0.113.202:83 -s wlc");
+    let other = "TCP 203.0.113.202:83 wlc".to_owned();
+    let mut d = Daemon::start_with(
+        &lb,
+        &dir,
+        "flush-vs",
+        &flush_conf("  lvs_flush_on_stop VS\n"),
+        &opts,
+    );
+    let up = wait_until(Duration::from_secs(20), || {
+        let rows = ipvsadm_rows(&lb, "");
+        rows.len() == 2 && rows.get(&ours).is_some_and(|d| d.len() == 2)
+    });
+    assert!(up.is_some(), "{:?}\n{}", ipvsadm_rows(&lb, ""), d.log());
+    d.signal("-TERM");
+    assert_eq!(d.wait_exit(Duration::from_secs(30)), Some(0), "{}", d.log());
+    let rows = ipvsadm_rows(&lb, "");
+    assert_eq!(rows.keys().collect::<Vec<_>>(), [&other], "{}", d.log());
+    assert!(
+        d.log()
+            .contains("lvs_flush_on_stop VS: removing 1 virtual service(s)"),
+        "{}",
+        d.log()
+    );
+    step("flush-vs");
 }

@@ -69,8 +69,8 @@ pub const GLOBAL_DEFS: BlockSpec = BlockSpec {
         kw("default_interface", P),
         kw("lvs_sync_daemon", S),
         kw("lvs_timeouts", S),
-        kw("lvs_flush", P),
-        kw("lvs_flush_on_stop", P),
+        kw("lvs_flush", S),
+        kw("lvs_flush_on_stop", S),
         kw("vrrp_garp_master_delay", P),
         kw("vrrp_garp_master_repeat", P),
         kw("vrrp_garp_lower_prio_delay", P),
@@ -1171,6 +1171,12 @@ fn compat_note(block: &str, keyword: &str, status: Status) -> &'static str {
         }
         ("global_defs", "lvs_timeouts") => {
             "set once at start by the IPVS backend (as keepalived; not restored on stop); ignored with a warning by the nftables one"
+        }
+        ("global_defs", "lvs_flush") => {
+            "IPVS: the whole table (every owner's services) flushed at start, as keepalived; nftables: our table is replaced at start anyway"
+        }
+        ("global_defs", "lvs_flush_on_stop") => {
+            "IPVS: the whole table flushed at stop in one request (ALL), or each of our services removed without deleting its destinations first (VS), as keepalived; without it only our services go, destination by destination; nftables: our table is deleted at stop anyway"
         }
         ("global_defs", "metrics_listen") => {
             "keepalived-rs extension: `metrics_listen ADDR:PORT` serves Prometheus /metrics and /status (as --metrics-listen); keepalived -t rejects a config that uses it"

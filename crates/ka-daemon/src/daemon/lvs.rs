@@ -148,6 +148,32 @@ struct IpvsBackend {
     owned: Owned,
     /// Change requests (service and destination operations) sent since start.
     changes_sent: u64,
+    /// `lvs_flush_on_stop`: `None` removes our services one operation at a time,
+    /// `Some(true)` (VS) each of our services without its destinations first,
+    /// `Some(false)` (ALL) flushes the whole table.
+    flush_on_stop: Option<bool>,
+}
+
+/// The global_defs settings of the IPVS data plane.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IpvsGlobals {
+    /// `lvs_timeouts`.
+    pub timeouts: Option<LvsTimeouts>,
+    /// `lvs_flush`: flush the whole IPVS table at start.
+    pub flush: bool,
+    /// `lvs_flush_on_stop [VS]`.
+    pub flush_on_stop: Option<bool>,
+}
+
+impl IpvsGlobals {
+    /// From global_defs.
+    pub fn of(g: &ka_model::vrrp::global::GlobalDefs) -> IpvsGlobals {
+        IpvsGlobals {
+            timeouts: g.lvs_timeouts,
+            flush: g.lvs_flush,
+            flush_on_stop: g.lvs_flush_on_stop,
+        }
+    }
 }
 
 /// The data plane in use.
@@ -176,18 +202,16 @@ pub struct Lvs {
 
 impl Lvs {
     /// Chooses the backend; `Err` with the reason when the forced one cannot run. With
-    /// IPVS, sets `timeouts` (`lvs_timeouts`) and reads the kernel table (blocking, once,
-    /// before the engines start). Call it inside the daemon's network namespace.
-    pub fn new(
-        cfg: LvsConfig,
-        kind: BackendKind,
-        timeouts: Option<LvsTimeouts>,
-    ) -> Result<Self, String> {
+    /// IPVS, sets `lvs_timeouts`, flushes the table with `lvs_flush` and reads the kernel
+    /// table (blocking, once, before the engines start). Call it inside the daemon's
+    /// network namespace.
+    pub fn new(cfg: LvsConfig, kind: BackendKind, globals: IpvsGlobals) -> Result<Self, String> {
+        let timeouts = globals.timeouts;
         let backend = match kind {
             BackendKind::Ipvs => Backend::Ipvs(Box::new(
-                ipvs_backend(timeouts).map_err(|e| format!("IPVS backend: {e}"))?,
+                ipvs_backend(globals).map_err(|e| format!("IPVS backend: {e}"))?,
             )),
-            BackendKind::Auto => match ipvs_backend(timeouts) {
+            BackendKind::Auto => match ipvs_backend(globals) {
                 Ok(b) => Backend::Ipvs(Box::new(b)),
                 Err(ka_sys::Error::NoIpvs) => {
                     info!("the kernel has no IPVS: the load balancer uses nftables");
@@ -300,7 +324,7 @@ impl Lvs {
                     error!("cannot remove the nftables table: {e}");
                 }
             }
-            Backend::Ipvs(b) => b.write(&Table::new()).await,
+            Backend::Ipvs(b) => b.stop().await,
         }
         events
     }
@@ -341,9 +365,18 @@ impl Lvs {
 }
 
 /// Opens IPVS, sets the timeouts, reads the table, starts the thread.
-fn ipvs_backend(timeouts: Option<LvsTimeouts>) -> Result<IpvsBackend, ka_sys::Error> {
+fn ipvs_backend(globals: IpvsGlobals) -> Result<IpvsBackend, ka_sys::Error> {
     let mut ipvs = open_ipvs()?;
-    if let Some(t) = timeouts {
+    if globals.flush {
+        // keepalived's lvs_flush: the whole table, other programs' services included
+        // (the operator asked for it; without it nothing of theirs is touched).
+        let n = ipvs.services().map(|s| s.len()).unwrap_or(0);
+        match ipvs.flush() {
+            Ok(()) => info!("lvs_flush: IPVS table flushed ({n} service(s) removed)"),
+            Err(e) => error!("lvs_flush: {e}"),
+        }
+    }
+    if let Some(t) = globals.timeouts {
         // keepalived sets them once at start (0 leaves one unchanged) and never
         // restores them.
         let t = Timeouts {
@@ -365,10 +398,43 @@ fn ipvs_backend(timeouts: Option<LvsTimeouts>) -> Result<IpvsBackend, ka_sys::Er
         observed,
         owned: Owned::new(),
         changes_sent: 0,
+        flush_on_stop: globals.flush_on_stop,
     })
 }
 
 impl IpvsBackend {
+    /// Removes what this process made: by default each destination and service it owns;
+    /// `lvs_flush_on_stop VS` each owned service in one request (the kernel drops its
+    /// destinations); `lvs_flush_on_stop` (ALL) the whole table in one request.
+    async fn stop(&mut self) {
+        match self.flush_on_stop {
+            None => self.write(&Table::new()).await,
+            Some(true) => {
+                let ops: Vec<Op> = diff(&self.observed, &Table::new(), &self.owned)
+                    .into_iter()
+                    .filter(|op| matches!(op, Op::DelService { .. }))
+                    .collect();
+                info!(
+                    "lvs_flush_on_stop VS: removing {} virtual service(s)",
+                    ops.len()
+                );
+                match self.worker.call(move |ipvs| ipvs.apply(&ops)).await {
+                    Some(Ok(f)) => f.iter().for_each(log_failure),
+                    Some(Err(e)) => error!("lvs_flush_on_stop: {e}"),
+                    None => error!("ipvs: the IPVS thread is gone"),
+                }
+            }
+            Some(false) => {
+                info!("lvs_flush_on_stop: flushing the IPVS table");
+                match self.worker.call(|ipvs| ipvs.flush()).await {
+                    Some(Ok(())) => {}
+                    Some(Err(e)) => error!("lvs_flush_on_stop: {e}"),
+                    None => error!("ipvs: the IPVS thread is gone"),
+                }
+            }
+        }
+    }
+
     /// Brings the kernel from our view of it to `want` (normalised), touching only
     /// what differs and never a service we do not own.
     async fn write(&mut self, want: &Table) {

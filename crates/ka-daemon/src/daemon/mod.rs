@@ -114,7 +114,7 @@ pub fn run(opts: &Options) -> ExitCode {
         match lvs::Lvs::new(
             std::mem::take(&mut cfg.lvs),
             opts.lb_backend,
-            cfg.vrrp.global.lvs_timeouts,
+            lvs::IpvsGlobals::of(&cfg.vrrp.global),
         ) {
             Ok(l) => Some(l),
             Err(e) => {

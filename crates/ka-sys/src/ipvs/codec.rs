@@ -62,6 +62,7 @@ pub const IPVS_CMD_SET_CONFIG: u8 = 12;
 pub const IPVS_CMD_GET_CONFIG: u8 = 13;
 pub const IPVS_CMD_GET_INFO: u8 = 15;
 pub const IPVS_CMD_ZERO: u8 = 16;
+pub const IPVS_CMD_FLUSH: u8 = 17;
 
 pub const IPVS_CMD_ATTR_SERVICE: u16 = 1;
 pub const IPVS_CMD_ATTR_DEST: u16 = 2;

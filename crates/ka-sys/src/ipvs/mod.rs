@@ -630,6 +630,12 @@ impl Ipvs {
         self.request("zero counters", IPVS_CMD_ZERO, |_| Ok(()))
             .map(drop)
     }
+
+    /// Removes every service of every owner, with its destinations (`ipvsadm -C`). Only
+    /// for keepalived's explicit `lvs_flush` / `lvs_flush_on_stop`.
+    pub fn flush(&mut self) -> Result<()> {
+        self.request("flush", IPVS_CMD_FLUSH, |_| Ok(())).map(drop)
+    }
 }
 
 /// The nested daemon attribute of a NEW_DAEMON request.
