@@ -218,6 +218,111 @@ fn guest() {
     }
     let _ = child.kill();
     let _ = child.wait();
+
+    // --- the keepalived-rs daemon: start from the file, then a reload of one weight -----
+    if Path::new("/keepalived-rs").exists() {
+        daemon(&mut ipvs, &want, first, first_dest, last);
+    }
+}
+
+/// `changes_sent` of the daemon's data plane (IPVS requests sent since its start), from
+/// `keepalived-rs status --json`.
+fn changes_sent() -> u64 {
+    let out = std::process::Command::new("/keepalived-rs")
+        .args(["status", "--json", "--control-socket", "/run/kr.sock"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    j["virtual_servers"]["changes_sent"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no changes_sent in {j}"))
+}
+
+/// The real daemon (`-C --lb-backend ipvs`): its start from nothing, then SIGHUP with one
+/// weight changed, timed until the kernel shows it, with the requests it sent.
+fn daemon(ipvs: &mut Ipvs, want: &Table, first: ServiceKey, first_dest: DestKey, last: ServiceKey) {
+    // What keepalived left: removed, so the daemon programs from nothing.
+    let ops = diff(&ipvs.table().unwrap(), &Table::new(), &Owned::of(want));
+    let _ = ipvs.apply(&ops);
+    assert!(ipvs.services().unwrap().is_empty());
+    std::fs::write("/tmp/a.conf", config(1)).unwrap();
+    let t0 = Instant::now();
+    let log = std::fs::File::create("/tmp/kr.log").unwrap();
+    let mut child = std::process::Command::new("/keepalived-rs")
+        .args([
+            "-C",
+            "-n",
+            "-l",
+            "--lb-backend",
+            "ipvs",
+            "-f",
+            "/tmp/a.conf",
+        ])
+        .args(["-p", "/run/kr.pid", "--control-socket", "/run/kr.sock"])
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while !last_service_complete(ipvs, &last) {
+        assert!(Instant::now() < deadline, "the daemon never finished");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let initial = t0.elapsed();
+    while !Path::new("/run/kr.sock").exists() {
+        assert!(Instant::now() < deadline, "no control socket");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sent0 = changes_sent();
+    println!(
+        "ka-bench ours-daemon-initial total_ms={:.0} messages={sent0}",
+        ms(initial)
+    );
+    std::fs::write("/tmp/a.conf", config(9)).unwrap();
+    let t0 = Instant::now();
+    let _ = std::process::Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status();
+    loop {
+        let w = ipvs.dests(&first).ok().and_then(|ds| {
+            ds.into_iter()
+                .find(|d| d.key == first_dest)
+                .map(|d| d.dest.weight)
+        });
+        if w == Some(9) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the daemon never applied the weight"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let took = t0.elapsed();
+    // The reload is applied when the weight shows; its requests are counted by then.
+    let sent = changes_sent() - sent0;
+    println!(
+        "ka-bench ours-daemon-weight total_ms={:.0} messages={sent} (SIGHUP, file re-read)",
+        ms(took)
+    );
+    let _ = std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        ipvs.services().unwrap().is_empty(),
+        "the daemon left services behind"
+    );
 }
 
 fn main() {
@@ -227,25 +332,34 @@ fn main() {
     }
     // `cargo bench` passes --bench; nothing else is accepted.
     let bin = qemu::stripped_self();
-    let files = vec![
+    // The daemon's half runs when bench/lb-apply names the release binary.
+    let daemon = std::env::var_os("KA_RS_BIN").map(|p| qemu::stripped_copy(Path::new(&p)));
+    let mut files = vec![
         (bin.clone(), "/ka-bench".to_string()),
         (
             Path::new("/usr/sbin/keepalived").into(),
             "/usr/sbin/keepalived".to_string(),
         ),
     ];
+    if let Some(d) = &daemon {
+        files.push((d.clone(), "/keepalived-rs".to_string()));
+    }
     let run = qemu::boot(
         &files,
         &format!("{}=1 /ka-bench", qemu::GUEST_ENV),
         Duration::from_secs(1800),
     );
     let _ = std::fs::remove_file(&bin);
+    if let Some(d) = &daemon {
+        let _ = std::fs::remove_file(d);
+    }
     let lines: Vec<&str> = run
         .serial
         .lines()
         .filter(|l| l.starts_with("ka-bench "))
         .collect();
-    if run.status != Some(0) || lines.len() != 4 {
+    let want = if daemon.is_some() { 6 } else { 4 };
+    if run.status != Some(0) || lines.len() != want {
         eprintln!("{}", run.serial);
         std::process::exit(1);
     }
