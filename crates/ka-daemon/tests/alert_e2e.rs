@@ -11,7 +11,8 @@
 //!
 //! smtpd runs in its own mount namespace (that of `ip netns exec`) with tmpfs on /run and
 //! /var/spool/smtpd, so it neither meets nor disturbs another smtpd on the machine (its
-//! control socket and queue are otherwise global). Addresses: 192.0.2.0/24 and
+//! control socket and queue are otherwise global; the mount point is made first, as a fresh
+//! machine has none until smtpd first runs). Addresses: 192.0.2.0/24 and
 //! 203.0.113.0/24 only, inside the namespaces; every wait is bounded, processes are stopped
 //! by PID and namespaces removed on drop.
 // Test support: a failed unwrap here is a failed test.
@@ -60,6 +61,7 @@ impl Smtpd {
         let log = dir.0.join("smtpd.log");
         let script = format!(
             "mount -t tmpfs -o mode=755 tmpfs /run && \
+             mkdir -p /var/spool/smtpd && \
              mount -t tmpfs -o mode=711 tmpfs /var/spool/smtpd && \
              exec smtpd -d -f {}",
             conf.display()

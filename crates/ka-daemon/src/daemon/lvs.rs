@@ -513,9 +513,14 @@ pub async fn run(
     reload: std::sync::Arc<crate::check::VsReload>,
 ) {
     info!("load balancer: {} backend", lvs.backend_name());
+    let t0 = std::time::Instant::now();
     for q in lvs.sync().await {
         alerts.event(&q);
     }
+    info!(
+        "load balancer: first table written in {} ms",
+        t0.elapsed().as_millis()
+    );
     // The configuration is parsed and the first table written: the peak is behind us.
     ka_sys::process::release_free_memory();
     let mut queries = lvs.queries.take();
