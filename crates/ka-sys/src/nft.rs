@@ -5,13 +5,24 @@
 //! # What a service becomes
 //! ```text
 //! table inet keepalived_rs {
+//!   counter s0d0 { }  counter s0_in { }  counter s0_out { }  ...   # named counters
+//!   map port4 { type ipv4_addr . inet_proto . inet_service : verdict
+//!               elements = { 192.0.2.100 . tcp . 80 : goto s0, ... } }   # one element a service
 //!   chain prerouting { type nat hook prerouting priority dstnat; policy accept;
-//!     ip daddr 192.0.2.100 tcp dport 80 goto s0 }          # one rule a service
+//!     meta mark . meta nfproto vmap @fwmark                # the maps that have elements,
+//!     ip daddr . meta l4proto . th dport vmap @port4       # in IPVS's order: fwmark, then
+//!     ip daddr . meta l4proto vmap @any4 }                 # address+port, then port 0
 //!   chain output { type nat hook output priority -100; policy accept; (same rules) }
 //!   chain s0 { numgen inc mod 4 vmap { 0 : goto s0d0, 1 : goto s0d1, 2 : goto s0d0, ... } }
-//!   chain s0d0 { meta l4proto tcp counter dnat ip to 198.51.100.10:80 }  # a chain a destination
+//!   chain s0d0 { meta l4proto tcp counter name "s0d0" dnat ip to 198.51.100.10:80 }
+//!   chain stats_postrouting { type filter hook postrouting priority 0; policy accept;
+//!     ct original ip daddr vmap { 192.0.2.100 : goto t0 } }    # stats_input: -> t0r
+//!   chain t0 { meta l4proto tcp ct original proto-dst 80 goto c0 }   # a chain an address
+//!   chain c0 { ct direction original counter name "s0_in"; ct direction reply counter name "s0_out" }
 //! }
 //! ```
+//! A packet costs a few map lookups whatever the number of services (a rule per service
+//! made 2000 services take seconds to load and every packet walk thousands of rules).
 //! * Weights become slots of the map (divided by their greatest common divisor, scaled to
 //!   at most [`MAX_SLOTS`] slots, every live destination keeps at least one), interleaved
 //!   like a smooth weighted round robin. Weight 0 takes no new connection, as in IPVS
@@ -35,8 +46,9 @@
 //! The NAT needs forwarding enabled (`net.ipv4.ip_forward=1`, IPv6 `forwarding=1`) and
 //! the real servers routing their replies back through this host, exactly as LVS-NAT.
 //!
-//! Counters: each destination chain counts the first packet of every connection it
-//! translates (a NAT chain sees nothing else), i.e. connections scheduled. Replacing the
+//! Counters: each destination's named counter counts the first packet of every connection
+//! it translates (a NAT chain sees nothing else), i.e. connections scheduled; `sN_in` /
+//! `sN_out` count an address service's packets and bytes each way. Replacing the
 //! table resets the kernel's counters; [`Nft`] adds what it read just before, so
 //! [`Nft::connections`] counts from the first apply.
 
@@ -81,9 +93,12 @@ impl std::fmt::Display for Refusal {
 pub struct Ruleset {
     /// The `nft -f` input: creates (if needed), deletes and re-creates our table.
     pub text: String,
-    /// Destination chain name -> (service, destination).
+    /// Connection counter name (also its destination chain's) -> (service, destination).
     pub chains: BTreeMap<String, (ServiceKey, DestKey)>,
-    /// Traffic counter rule comment -> (service, reply direction).
+    /// DNAT map name -> (service, the destination of each slot): the element counters
+    /// count connections.
+    pub slot_maps: BTreeMap<String, (ServiceKey, Vec<DestKey>)>,
+    /// Traffic counter name -> (service, reply direction).
     pub traffic: BTreeMap<String, (ServiceKey, bool)>,
     /// What could not be expressed.
     pub refused: Vec<Refusal>,
@@ -144,19 +159,39 @@ fn proto_kw(p: Protocol) -> &'static str {
     }
 }
 
-/// The rule of a service in the hook chains (without the `goto`).
-fn match_expr(key: &ServiceKey) -> String {
+/// The dispatch map a service belongs to, in the order the hook chains consult them
+/// (IPVS's: fwmark services, then address and port, then address with port 0), and its
+/// element key. Maps: name, `type`, the rule's key expression.
+const DISPATCH: [(&str, &str, &str); 5] = [
+    ("fwmark", "mark . nf_proto", "meta mark . meta nfproto"),
+    (
+        "port4",
+        "ipv4_addr . inet_proto . inet_service",
+        "ip daddr . meta l4proto . th dport",
+    ),
+    (
+        "port6",
+        "ipv6_addr . inet_proto . inet_service",
+        "ip6 daddr . meta l4proto . th dport",
+    ),
+    ("any4", "ipv4_addr . inet_proto", "ip daddr . meta l4proto"),
+    ("any6", "ipv6_addr . inet_proto", "ip6 daddr . meta l4proto"),
+];
+
+/// Which of [`DISPATCH`] a service goes in, and its element's key.
+fn dispatch(key: &ServiceKey) -> (usize, String) {
     match key {
         ServiceKey::Addr {
             protocol,
             addr,
             port,
         } => {
-            let fam = family_kw(Family::of(addr));
+            let v6 = usize::from(addr.is_ipv6());
+            let p = proto_kw(*protocol);
             if *port == 0 {
-                format!("{fam} daddr {addr} meta l4proto {}", proto_kw(*protocol))
+                (3 + v6, format!("{addr} . {p}"))
             } else {
-                format!("{fam} daddr {addr} {} dport {port}", proto_kw(*protocol))
+                (1 + v6, format!("{addr} . {p} . {port}"))
             }
         }
         ServiceKey::Fwmark { family, mark } => {
@@ -164,29 +199,23 @@ fn match_expr(key: &ServiceKey) -> String {
                 Family::Inet => "ipv4",
                 Family::Inet6 => "ipv6",
             };
-            format!("meta mark {mark:#x} meta nfproto {nf}")
+            (0, format!("{mark:#x} . {nf}"))
         }
     }
 }
 
-/// The traffic-counter match of an address service: its connections by their original
-/// tuple (the translation does not change it), in both directions. `None` for fwmark
-/// services: the mark is on the client's packets only, the replies cannot be told.
+/// The traffic-counter match of an address service inside its address's chain: its
+/// connections by their original tuple (the translation does not change it), in both
+/// directions. `None` for fwmark services: the mark is on the client's packets only, the
+/// replies cannot be told.
 fn traffic_match(key: &ServiceKey) -> Option<String> {
     match key {
-        ServiceKey::Addr {
-            protocol,
-            addr,
-            port,
-        } => {
-            let fam = family_kw(Family::of(addr));
+        ServiceKey::Addr { protocol, port, .. } => {
             let p = proto_kw(*protocol);
             Some(if *port == 0 {
-                format!("meta l4proto {p} ct original {fam} daddr {addr}")
+                format!("meta l4proto {p}")
             } else {
-                format!(
-                    "meta l4proto {p} ct original {fam} daddr {addr} ct original proto-dst {port}"
-                )
+                format!("meta l4proto {p} ct original proto-dst {port}")
             })
         }
         ServiceKey::Fwmark { .. } => None,
@@ -243,17 +272,45 @@ fn selector(key: &ServiceKey, svc: &ka_lb::ServiceAttrs, n: usize) -> String {
     }
 }
 
+/// How a service's destinations fit one DNAT map: the map's data (`typeof`), the
+/// protocol match the translation needs, and whether elements carry a port. `None` when
+/// they do not fit one map (some with a port and some without, or ports behind a fwmark
+/// service, whose protocol is not known).
+fn map_data(key: &ServiceKey, present: &[DestKey]) -> Option<(String, String, bool)> {
+    let fam = family_kw(key.family());
+    if present.iter().all(|d| d.port == 0) {
+        return Some((format!("{fam} daddr"), String::new(), false));
+    }
+    match key {
+        ServiceKey::Addr { protocol, .. } if present.iter().all(|d| d.port != 0) => {
+            let p = proto_kw(*protocol);
+            Some((
+                format!("{fam} daddr . {p} dport"),
+                format!("meta l4proto {p} "),
+                true,
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// Renders `table` as one `nft -f` transaction that replaces our table. Pure.
 pub fn render(table: &Table) -> Ruleset {
     let mut refused = Vec::new();
     let mut chains = BTreeMap::new();
     let mut traffic = BTreeMap::new();
+    // Dispatch: one verdict map per kind of key (see DISPATCH), element -> goto sN.
+    let mut maps: [Vec<String>; DISPATCH.len()] = Default::default();
     // Traffic counters: client -> real server packets leave through postrouting
     // (forwarded, or sent by a local client); replies leave through postrouting too, or
-    // reach a local client through input.
-    let mut stats_post = String::new();
-    let mut stats_input = String::new();
-    let mut hook_rules = String::new();
+    // reach a local client through input. Connections are found by their original
+    // destination address in a map (element -> goto the address's chain tN, or tNr from
+    // input), then by protocol and port in that chain (exact ports before port 0, as
+    // IPVS), which goes to the service's counting chain cN (cNr: replies only).
+    let mut by_addr: BTreeMap<IpAddr, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    // Named counters and maps, declared before the chains that use them.
+    let mut objects = String::new();
+    let mut slot_maps = BTreeMap::new();
     let mut body = String::new();
     for (si, (key, svc)) in table.services.iter().enumerate() {
         let fam = key.family();
@@ -335,44 +392,81 @@ pub fn render(table: &Table) -> Ruleset {
             }
         }
         let sname = format!("s{si}");
-        let _ = writeln!(hook_rules, "    {} goto {sname}", match_expr(key));
-        if let Some(m) = traffic_match(key) {
-            let (cin, cout) = (format!("{sname} in"), format!("{sname} out"));
+        let (m, element) = dispatch(key);
+        maps[m].push(format!("{element} : goto {sname}"));
+        if let (Some(rule), ServiceKey::Addr { addr, port, .. }) = (traffic_match(key), key) {
+            let (cin, cout) = (format!("{sname}_in"), format!("{sname}_out"));
             let _ = writeln!(
-                stats_post,
-                "    {m} ct direction original counter comment \"{cin}\""
+                objects,
+                "  counter {cin} {{\n  }}\n  counter {cout} {{\n  }}"
             );
             let _ = writeln!(
-                stats_post,
-                "    {m} ct direction reply counter comment \"{cout}\""
+                body,
+                "  chain c{si} {{\n    ct direction original counter name \"{cin}\"\n    \
+                 ct direction reply counter name \"{cout}\"\n  }}\n  \
+                 chain c{si}r {{\n    ct direction reply counter name \"{cout}\"\n  }}"
             );
-            let _ = writeln!(
-                stats_input,
-                "    {m} ct direction reply counter comment \"{cout}\""
-            );
+            let (exact, any) = by_addr.entry(*addr).or_default();
+            let list = if *port == 0 { any } else { exact };
+            list.push(format!("{rule} goto c{si}"));
             traffic.insert(cin, (*key, false));
             traffic.insert(cout, (*key, true));
         }
-        let _ = writeln!(body, "  chain {sname} {{");
         if live.is_empty() {
             // IPVS drops what reaches a service without a usable destination.
-            let _ = writeln!(body, "    counter drop");
-        } else {
-            let weights: Vec<u32> = live.iter().map(|l| l.1).collect();
-            let order = slots(&weights);
-            let map: Vec<String> = order
+            let _ = writeln!(body, "  chain {sname} {{\n    counter drop\n  }}");
+            continue;
+        }
+        let weights: Vec<u32> = live.iter().map(|l| l.1).collect();
+        let order = slots(&weights);
+        let sel = selector(key, &svc.attrs, order.len());
+        let fam_kw = family_kw(fam);
+        if let Some((data, l4, with_port)) = map_data(key, &present) {
+            // One rule: the selector picks a slot of the map, whose element is the
+            // destination; the element's counter counts the connections it got. The
+            // key is declared as numgen's (a 32-bit integer, like jhash's): nft 1.0.6
+            // crashes listing a `typeof jhash` of a concatenation.
+            let mname = format!("m{si}");
+            let elements: Vec<String> = order
                 .iter()
                 .enumerate()
-                .map(|(slot, &li)| format!("{slot} : goto {sname}d{}", live[li].0))
+                .map(|(slot, &li)| {
+                    let d = present[live[li].0];
+                    if with_port {
+                        format!("{slot} : {} . {}", d.addr, d.port)
+                    } else {
+                        format!("{slot} : {}", d.addr)
+                    }
+                })
                 .collect();
             let _ = writeln!(
-                body,
-                "    {} vmap {{ {} }}",
-                selector(key, &svc.attrs, order.len()),
-                map.join(", ")
+                objects,
+                "  map {mname} {{\n    typeof numgen inc mod {} : {data}\n    counter\n    elements = {{ {} }}\n  }}",
+                order.len(),
+                elements.join(", ")
             );
+            let _ = writeln!(
+                body,
+                "  chain {sname} {{\n    {l4}dnat {fam_kw} to {sel} map @{mname}\n  }}"
+            );
+            slot_maps.insert(
+                mname,
+                (*key, order.iter().map(|&li| present[live[li].0]).collect()),
+            );
+            continue;
         }
-        let _ = writeln!(body, "  }}");
+        // Destinations with and without a port, or a port behind a fwmark service: a
+        // chain a destination, reached through a verdict map of slots.
+        let map: Vec<String> = order
+            .iter()
+            .enumerate()
+            .map(|(slot, &li)| format!("{slot} : goto {sname}d{}", live[li].0))
+            .collect();
+        let _ = writeln!(
+            body,
+            "  chain {sname} {{\n    {sel} vmap {{ {} }}\n  }}",
+            map.join(", ")
+        );
         for (di, dk) in present.iter().enumerate() {
             let cname = format!("{sname}d{di}");
             let _ = writeln!(body, "  chain {cname} {{");
@@ -388,9 +482,10 @@ pub fn render(table: &Table) -> Ruleset {
                 } else {
                     format!("meta l4proto {p} ")
                 };
-                let _ = writeln!(body, "    {m}counter {}", dnat_target(dk));
+                let _ = writeln!(body, "    {m}counter name \"{cname}\" {}", dnat_target(dk));
             }
             let _ = writeln!(body, "  }}");
+            let _ = writeln!(objects, "  counter {cname} {{\n  }}");
             chains.insert(cname, (*key, *dk));
         }
     }
@@ -399,6 +494,19 @@ pub fn render(table: &Table) -> Ruleset {
     // for the packets that cross it.
     let _ = writeln!(text, "table inet {TABLE}\ndelete table inet {TABLE}");
     let _ = writeln!(text, "table inet {TABLE} {{");
+    text.push_str(&objects);
+    let mut hook_rules = String::new();
+    for ((name, ty, expr), elements) in DISPATCH.iter().zip(&maps) {
+        if elements.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            text,
+            "  map {name} {{\n    type {ty} : verdict\n    elements = {{ {} }}\n  }}",
+            elements.join(", ")
+        );
+        let _ = writeln!(hook_rules, "    {expr} vmap @{name}");
+    }
     let _ = writeln!(
         text,
         "  chain prerouting {{\n    type nat hook prerouting priority dstnat; policy accept;\n{hook_rules}  }}"
@@ -407,7 +515,42 @@ pub fn render(table: &Table) -> Ruleset {
         text,
         "  chain output {{\n    type nat hook output priority -100; policy accept;\n{hook_rules}  }}"
     );
-    if !stats_post.is_empty() {
+    if !by_addr.is_empty() {
+        // Per family: the address maps from postrouting (-> tN) and input (-> tNr).
+        let mut stats_post = String::new();
+        let mut stats_input = String::new();
+        for (fam, v6) in [("ip", false), ("ip6", true)] {
+            let (mut post, mut input) = (Vec::new(), Vec::new());
+            for (ai, (addr, (exact, any))) in by_addr.iter().enumerate() {
+                if addr.is_ipv6() != v6 {
+                    continue;
+                }
+                post.push(format!("{addr} : goto t{ai}"));
+                input.push(format!("{addr} : goto t{ai}r"));
+                let rules: Vec<&String> = exact.iter().chain(any.iter()).collect();
+                let _ = writeln!(text, "  chain t{ai} {{");
+                for r in &rules {
+                    let _ = writeln!(text, "    {r}");
+                }
+                let _ = writeln!(text, "  }}\n  chain t{ai}r {{");
+                for r in &rules {
+                    let _ = writeln!(text, "    {r}r");
+                }
+                let _ = writeln!(text, "  }}");
+            }
+            if !post.is_empty() {
+                let _ = writeln!(
+                    stats_post,
+                    "    ct original {fam} daddr vmap {{ {} }}",
+                    post.join(", ")
+                );
+                let _ = writeln!(
+                    stats_input,
+                    "    ct original {fam} daddr vmap {{ {} }}",
+                    input.join(", ")
+                );
+            }
+        }
         let _ = writeln!(
             text,
             "  chain stats_postrouting {{\n    type filter hook postrouting priority 0; policy accept;\n{stats_post}  }}"
@@ -422,6 +565,7 @@ pub fn render(table: &Table) -> Ruleset {
     Ruleset {
         text,
         chains,
+        slot_maps,
         traffic,
         refused,
     }
@@ -461,93 +605,133 @@ async fn nft(args: &[&str], input: Option<&str>) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The counters of our table as `nft -j` lists them.
+/// The counters of our table as `nft -j list table` lists them.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Counted {
-    /// Chain name -> packets (summed over its rules).
-    by_chain: BTreeMap<String, u64>,
-    /// Rule comment -> (packets, bytes) (summed over the rules with that comment).
-    by_comment: BTreeMap<String, (u64, u64)>,
+    /// Named counter -> (packets, bytes).
+    named: BTreeMap<String, (u64, u64)>,
+    /// Map -> slot -> packets of its element's counter.
+    slots: BTreeMap<String, BTreeMap<u64, u64>>,
 }
 
-/// `nft -j list table` as far as the counters go: typed and borrowing, so a table of
-/// thousands of rules is read without building a JSON tree (a `serde_json::Value` of a
-/// 10 000-destination table takes ~90 MB).
+/// `nft -j list table`, as far as the counters go: typed, rules and values skipped, read
+/// as the output streams in (the listing of 2000 services x 10 destinations is ~16 MB).
 mod listing {
     use serde::de::IgnoredAny;
     use serde::Deserialize;
-    use std::borrow::Cow;
 
     #[derive(Deserialize)]
-    pub struct Doc<'a> {
-        #[serde(borrow)]
-        pub nftables: Vec<Item<'a>>,
+    pub struct Doc {
+        pub nftables: Vec<Item>,
     }
 
     #[derive(Deserialize)]
-    pub struct Item<'a> {
-        #[serde(borrow, default)]
-        pub rule: Option<Rule<'a>>,
-    }
-
-    #[derive(Deserialize)]
-    pub struct Rule<'a> {
-        #[serde(borrow)]
-        pub chain: Cow<'a, str>,
-        #[serde(borrow, default)]
-        pub comment: Option<Cow<'a, str>>,
+    pub struct Item {
         #[serde(default)]
-        pub expr: Vec<Expr>,
+        pub counter: Option<Counter>,
+        #[serde(default)]
+        pub map: Option<Map>,
     }
 
     #[derive(Deserialize)]
-    pub struct Expr {
+    pub struct Counter {
+        pub name: String,
         #[serde(default)]
-        pub counter: Option<CounterExpr>,
+        pub packets: u64,
+        #[serde(default)]
+        pub bytes: u64,
     }
 
-    /// An anonymous counter's values; anything else (a named counter's reference) counts
-    /// nothing here.
+    #[derive(Deserialize)]
+    pub struct Map {
+        pub name: String,
+        /// `[key, value]` pairs; a key with a counter is `{"elem": {"val": N, "counter": ...}}`.
+        #[serde(default)]
+        pub elem: Vec<(Key, IgnoredAny)>,
+    }
+
     #[derive(Deserialize)]
     #[serde(untagged)]
-    pub enum CounterExpr {
-        Anonymous {
-            #[serde(default)]
-            packets: u64,
-            #[serde(default)]
-            bytes: u64,
-        },
+    pub enum Key {
+        Counted { elem: Elem },
         Other(IgnoredAny),
+    }
+
+    #[derive(Deserialize)]
+    pub struct Elem {
+        pub val: u64,
+        #[serde(default)]
+        pub counter: Option<Counts>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Counts {
+        #[serde(default)]
+        pub packets: u64,
     }
 }
 
-/// Reads the counters of our table.
-fn parse_counters(json: &str) -> Result<Counted> {
-    use listing::CounterExpr;
-    let doc: listing::Doc<'_> =
-        serde_json::from_str(json).map_err(|e| Error::Nft(format!("nft -j output: {e}")))?;
+/// The named counters and the map element counters of a listing.
+fn counted(doc: listing::Doc) -> Counted {
     let mut out = Counted::default();
-    for rule in doc.nftables.into_iter().filter_map(|i| i.rule) {
-        let (mut packets, mut bytes) = (0u64, 0u64);
-        for c in rule.expr.iter().filter_map(|e| e.counter.as_ref()) {
-            if let CounterExpr::Anonymous {
-                packets: p,
-                bytes: b,
-            } = c
-            {
-                packets = packets.saturating_add(*p);
-                bytes = bytes.saturating_add(*b);
+    for item in doc.nftables {
+        if let Some(c) = item.counter {
+            out.named.insert(c.name, (c.packets, c.bytes));
+        }
+        if let Some(m) = item.map {
+            let slots = out.slots.entry(m.name).or_default();
+            for (k, _) in m.elem {
+                if let listing::Key::Counted { elem } = k {
+                    slots.insert(elem.val, elem.counter.map_or(0, |c| c.packets));
+                }
             }
         }
-        let e = out.by_chain.entry(rule.chain.into_owned()).or_default();
-        *e = e.saturating_add(packets);
-        if let Some(c) = rule.comment {
-            let e = out.by_comment.entry(c.into_owned()).or_default();
-            e.0 = e.0.saturating_add(packets);
-            e.1 = e.1.saturating_add(bytes);
-        }
     }
-    Ok(out)
+    out
+}
+
+/// Reads the counters of a listing given whole (tests).
+#[cfg(test)]
+fn parse_counters(json: &str) -> Result<Counted> {
+    serde_json::from_str(json)
+        .map(counted)
+        .map_err(|e| Error::Nft(format!("nft -j output: {e}")))
+}
+
+/// Runs `nft -j ARGS` and reads its JSON output as it streams in, on a blocking thread.
+async fn nft_json<T: serde::de::DeserializeOwned + Send + 'static>(args: &[&str]) -> Result<T> {
+    let args: Vec<String> = args.iter().map(|a| (*a).to_string()).collect();
+    let run = move || -> Result<T> {
+        let mut child = std::process::Command::new("nft")
+            .arg("-j")
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| Error::Nft(format!("cannot run nft (Debian package nftables): {e}")))?;
+        let parsed = match child.stdout.take() {
+            Some(out) => serde_json::from_reader::<_, T>(std::io::BufReader::new(out))
+                .map_err(|e| Error::Nft(format!("nft -j output: {e}"))),
+            None => Err(Error::Nft("nft: no output".into())),
+        };
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut err);
+        }
+        let status = child.wait().map_err(Error::io("wait for nft"))?;
+        if !status.success() {
+            return Err(Error::Nft(format!(
+                "nft -j {}: {}",
+                args.join(" "),
+                err.trim()
+            )));
+        }
+        parsed
+    };
+    tokio::task::spawn_blocking(run)
+        .await
+        .map_err(|e| Error::Nft(format!("nft reader: {e}")))?
 }
 
 /// Traffic of one service since the first apply, as IPVS counts it.
@@ -599,18 +783,27 @@ impl Carried {
     }
 }
 
-/// The counters of `rs`'s rules by what they count.
+/// The counters of `rs` by what they count.
 fn attribute(rs: &Ruleset, counted: &Counted) -> Carried {
+    let mut conns: BTreeMap<(ServiceKey, DestKey), u64> = rs
+        .chains
+        .iter()
+        .filter_map(|(c, k)| counted.named.get(c).map(|n| (*k, n.0)))
+        .collect();
+    for (name, (key, dests)) in &rs.slot_maps {
+        for (slot, n) in counted.slots.get(name).into_iter().flatten() {
+            if let Some(d) = usize::try_from(*slot).ok().and_then(|i| dests.get(i)) {
+                let e = conns.entry((*key, *d)).or_default();
+                *e = e.saturating_add(*n);
+            }
+        }
+    }
     Carried {
-        conns: rs
-            .chains
-            .iter()
-            .filter_map(|(c, k)| counted.by_chain.get(c).map(|n| (*k, *n)))
-            .collect(),
+        conns,
         traffic: rs
             .traffic
             .iter()
-            .filter_map(|(c, k)| counted.by_comment.get(c).map(|n| (*k, *n)))
+            .filter_map(|(c, k)| counted.named.get(c).map(|n| (*k, *n)))
             .fold(BTreeMap::new(), |mut m, (k, (p, b))| {
                 let e: &mut (u64, u64) = m.entry(k).or_default();
                 e.0 = e.0.saturating_add(p);
@@ -687,8 +880,8 @@ impl Nft {
         let Some(rs) = &self.applied else {
             return Ok(Carried::default());
         };
-        let json = nft(&["-j", "list", "table", "inet", TABLE], None).await?;
-        Ok(attribute(rs, &parse_counters(&json)?))
+        let doc: listing::Doc = nft_json(&["list", "table", "inet", TABLE]).await?;
+        Ok(attribute(rs, &counted(doc)))
     }
 
     /// Connections scheduled to each destination since the first apply.
@@ -791,23 +984,81 @@ mod tests {
         let rs = render(&t);
         assert!(rs.refused.is_empty(), "{:?}", rs.refused);
         assert!(
-            rs.text
-                .contains("ip daddr 192.0.2.100 tcp dport 80 goto s0"),
+            rs.text.contains(
+                "  map port4 {\n    type ipv4_addr . inet_proto . inet_service : verdict\n    \
+                 elements = { 192.0.2.100 . tcp . 80 : goto s0 }\n  }"
+            ),
             "{}",
             rs.text
         );
+        // Both hooks consult the map; no other map is rendered.
+        assert_eq!(
+            rs.text
+                .matches("    ip daddr . meta l4proto . th dport vmap @port4\n")
+                .count(),
+            2
+        );
+        assert!(!rs.text.contains("map any4") && !rs.text.contains("@fwmark"));
+        // One DNAT map; its slots follow the weights 3:1; weight 0 gets no slot.
+        assert!(
+            rs.text.contains(
+                "  map m0 {\n    typeof numgen inc mod 4 : ip daddr . tcp dport\n    counter\n    \
+                 elements = { 0 : 198.51.100.10 . 8080, 1 : 198.51.100.10 . 8080, \
+                 2 : 198.51.100.11 . 8080, 3 : 198.51.100.10 . 8080 }\n  }"
+            ),
+            "{}",
+            rs.text
+        );
+        assert!(rs.text.contains(
+            "  chain s0 {\n    meta l4proto tcp dnat ip to numgen inc mod 4 map @m0\n  }"
+        ));
+        assert!(!rs.text.contains("198.51.100.12"));
+        let d = |a: &str| DestKey {
+            addr: a.parse().unwrap(),
+            port: 8080,
+        };
+        let (d10, d11) = (d("198.51.100.10"), d("198.51.100.11"));
+        assert_eq!(
+            rs.slot_maps["m0"],
+            (key("192.0.2.100", 80), vec![d10, d10, d11, d10])
+        );
+        assert!(rs.chains.is_empty());
+    }
+
+    /// Destinations with and without a port do not fit one map: a chain each, with a
+    /// named counter, reached through a verdict map of slots.
+    #[test]
+    fn mixed_ports_get_a_chain_per_destination() {
+        let mut t = Table::new();
+        t.services.insert(
+            key("192.0.2.100", 80),
+            svc(
+                "wrr",
+                &[
+                    ("198.51.100.10", 8080, 3, Forwarding::Nat),
+                    ("198.51.100.11", 0, 1, Forwarding::Nat),
+                    ("198.51.100.12", 8080, 0, Forwarding::Nat),
+                ],
+            ),
+        );
+        let rs = render(&t);
         assert!(rs.text.contains(
             "numgen inc mod 4 vmap { 0 : goto s0d0, 1 : goto s0d0, 2 : goto s0d1, 3 : goto s0d0 }"
         ));
         assert!(rs
             .text
-            .contains("meta l4proto tcp counter dnat ip to 198.51.100.10:8080"));
+            .contains("meta l4proto tcp counter name \"s0d0\" dnat ip to 198.51.100.10:8080"));
+        assert!(rs
+            .text
+            .contains("chain s0d1 {\n    counter name \"s0d1\" dnat ip to 198.51.100.11\n"));
+        assert!(rs.text.contains("  counter s0d0 {\n  }"));
         // Weight 0: a chain (counters, as IPVS keeps the destination) but no slot.
         assert!(rs
             .text
-            .contains("chain s0d2 {\n    meta l4proto tcp counter dnat ip to 198.51.100.12:8080"));
+            .contains("chain s0d2 {\n    meta l4proto tcp counter name \"s0d2\" dnat ip to 198.51.100.12:8080"));
         assert!(!rs.text.contains(": goto s0d2"));
         assert_eq!(rs.chains.len(), 3);
+        assert!(rs.slot_maps.is_empty());
     }
 
     #[test]
@@ -844,19 +1095,31 @@ mod tests {
         );
         let rs = render(&t);
         // rr ignores weights.
-        assert!(rs.text.contains("numgen inc mod 2 vmap"), "{}", rs.text);
-        assert!(rs.text.contains("dnat ip6 to [2001:db8::10]:80"));
+        assert!(
+            rs.text.contains(
+                "typeof numgen inc mod 2 : ip6 daddr . tcp dport\n    counter\n    \
+                 elements = { 0 : 2001:db8::10 . 80, 1 : 2001:db8::11 . 80 }"
+            ),
+            "{}",
+            rs.text
+        );
         assert!(rs
             .text
-            .contains("jhash ip6 saddr & ffff:ffff:ffff:ffff:: mod 6 vmap"));
-        assert!(rs.text.contains("meta mark 0x7 meta nfproto ipv4 goto s2"));
+            .contains("meta l4proto tcp dnat ip6 to numgen inc mod 2 map @m0\n"));
+        assert!(rs
+            .text
+            .contains("dnat ip6 to jhash ip6 saddr & ffff:ffff:ffff:ffff:: mod 6 map @m1\n"));
+        assert!(rs.text.contains("elements = { 0x7 . ipv4 : goto s2 }"));
+        assert!(rs.text.contains(
+            "elements = { 2001:db8::100 . tcp . 80 : goto s0, 2001:db8::101 . tcp . 443 : goto s1 }"
+        ));
         // fo: the highest weight only; no port: the client's port is kept.
+        assert!(rs.text.contains(
+            "typeof numgen inc mod 1 : ip daddr\n    counter\n    elements = { 0 : 198.51.100.11 }"
+        ));
         assert!(rs
             .text
-            .contains("numgen random mod 1 vmap { 0 : goto s2d1 }"));
-        assert!(rs
-            .text
-            .contains("chain s2d1 {\n    counter dnat ip to 198.51.100.11\n"));
+            .contains("  chain s2 {\n    dnat ip to numgen random mod 1 map @m2\n  }"));
         assert_eq!(rs.refused.len(), 1);
         assert!(rs.refused[0].to_string().contains("DR and TUN"));
     }
@@ -874,22 +1137,77 @@ mod tests {
 
     #[test]
     fn counters_from_nft_json() {
-        let j = r#"{"nftables":[{"metainfo":{}},{"table":{"family":"inet","name":"keepalived_rs"}},
-          {"rule":{"family":"inet","table":"keepalived_rs","chain":"s0d0","handle":5,
-           "expr":[{"counter":{"packets":7,"bytes":420}},{"dnat":{}}]}},
-          {"rule":{"family":"inet","table":"keepalived_rs","chain":"s0d1","handle":6,
-           "expr":[{"counter":{"packets":2,"bytes":120}},{"counter":"named"},{"counter":null}]}},
-          {"rule":{"family":"inet","table":"keepalived_rs","chain":"stats_postrouting","handle":7,
-           "comment":"s0 out","expr":[{"match":{}},{"counter":{"packets":10,"bytes":5000}}]}},
-          {"rule":{"family":"inet","table":"keepalived_rs","chain":"stats_input","handle":8,
-           "comment":"s0 out","expr":[{"counter":{"packets":3,"bytes":300}}]}}]}"#;
+        // As `nft -j list table inet keepalived_rs` prints them (nft 1.0.6): named
+        // counters, a DNAT map with element counters, rules (skipped).
+        let j = r#"{"nftables": [{"metainfo": {"version": "1.0.6", "json_schema_version": 1}},
+          {"table": {"family": "inet", "name": "keepalived_rs", "handle": 1}},
+          {"counter": {"family": "inet", "name": "s0_in", "table": "keepalived_rs", "handle": 20, "packets": 10, "bytes": 5000}},
+          {"counter": {"family": "inet", "name": "s1d0", "table": "keepalived_rs", "handle": 23}},
+          {"map": {"family": "inet", "name": "m0", "table": "keepalived_rs", "type": "integer", "handle": 4,
+            "map": "ipv4_addr . inet_service", "elem": [
+              [{"elem": {"val": 0, "counter": {"packets": 2, "bytes": 120}}}, {"concat": ["198.51.100.10", 8080]}],
+              [{"elem": {"val": 1, "counter": {"packets": 3, "bytes": 180}}}, {"concat": ["198.51.100.11", 8080]}],
+              [2, {"concat": ["198.51.100.12", 8080]}]]}},
+          {"rule": {"family": "inet", "table": "keepalived_rs", "chain": "s0", "handle": 9,
+            "expr": [{"counter": {"packets": 99, "bytes": 1}}]}}]}"#;
         let c = parse_counters(j).unwrap();
-        assert_eq!(c.by_chain.get("s0d0"), Some(&7));
-        assert_eq!(c.by_chain.get("s0d1"), Some(&2));
-        // Rules with the same comment add up (postrouting and input replies).
-        assert_eq!(c.by_comment.get("s0 out"), Some(&(13, 5300)));
-        assert_eq!(c.by_comment.len(), 1);
+        assert_eq!(c.named.get("s0_in"), Some(&(10, 5000)));
+        assert_eq!(c.named.get("s1d0"), Some(&(0, 0)));
+        assert_eq!(c.named.len(), 2);
+        assert_eq!(c.slots["m0"], [(0, 2), (1, 3)].into());
         assert!(parse_counters("{}").is_err());
+    }
+
+    /// IPVS's order: fwmark services first, then address and port, then address with
+    /// port 0; the traffic chains of one address try its exact ports before port 0.
+    #[test]
+    fn dispatch_order_and_port_zero() {
+        let mut t = Table::new();
+        let dests = [("198.51.100.10", 0, 1, Forwarding::Nat)];
+        let any = ServiceKey::Addr {
+            protocol: Protocol::Tcp,
+            addr: "192.0.2.100".parse().unwrap(),
+            port: 0,
+        };
+        t.services.insert(any, svc("rr", &dests));
+        t.services
+            .insert(key("192.0.2.100", 443), svc("rr", &dests));
+        t.services.insert(
+            ServiceKey::Fwmark {
+                family: Family::Inet6,
+                mark: 1,
+            },
+            svc("rr", &[("2001:db8::10", 0, 1, Forwarding::Nat)]),
+        );
+        let rs = render(&t);
+        let (s_any, s_443) = (
+            t.services.keys().position(|k| *k == any).unwrap(),
+            t.services
+                .keys()
+                .position(|k| *k == key("192.0.2.100", 443))
+                .unwrap(),
+        );
+        assert!(rs.text.contains(&format!(
+            "elements = {{ 192.0.2.100 . tcp : goto s{s_any} }}"
+        )));
+        let pre = &rs.text[rs.text.find("chain prerouting").unwrap()..];
+        let (fw, port, anyp) = (
+            pre.find("vmap @fwmark").unwrap(),
+            pre.find("vmap @port4").unwrap(),
+            pre.find("vmap @any4").unwrap(),
+        );
+        assert!(fw < port && port < anyp, "{}", rs.text);
+        assert!(
+            rs.text.contains(&format!(
+                "  chain t0 {{\n    meta l4proto tcp ct original proto-dst 443 goto c{s_443}\n    \
+             meta l4proto tcp goto c{s_any}\n  }}"
+            )),
+            "{}",
+            rs.text
+        );
+        assert!(rs.text.contains(&format!(
+            "  chain t0r {{\n    meta l4proto tcp ct original proto-dst 443 goto c{s_443}r\n"
+        )));
     }
 
     /// Every address service gets traffic counters in both directions (matched on the
@@ -911,29 +1229,51 @@ mod tests {
         t.services.insert(fw, svc("wrr", &dests));
         let rs = render(&t);
         assert!(rs.text.contains("chain stats_postrouting {\n    type filter hook postrouting priority 0; policy accept;\n"), "{}", rs.text);
-        assert!(rs.text.contains("    meta l4proto tcp ct original ip daddr 192.0.2.100 ct original proto-dst 80 ct direction original counter comment \"s0 in\"\n"), "{}", rs.text);
         assert!(
             rs.text
-                .contains("ct original proto-dst 80 ct direction reply counter comment \"s0 out\""),
+                .contains("    ct original ip daddr vmap { 192.0.2.100 : goto t0 }\n  }"),
             "{}",
             rs.text
         );
-        assert!(rs.text.contains("chain stats_input {\n    type filter hook input priority 0; policy accept;\n    meta l4proto tcp ct original ip daddr 192.0.2.100 ct original proto-dst 80 ct direction reply counter comment \"s0 out\"\n  }"), "{}", rs.text);
+        assert!(rs.text.contains("chain stats_input {\n    type filter hook input priority 0; policy accept;\n    ct original ip daddr vmap { 192.0.2.100 : goto t0r }\n  }"), "{}", rs.text);
+        assert!(
+            rs.text.contains(
+                "  chain t0 {\n    meta l4proto tcp ct original proto-dst 80 goto c0\n  }"
+            ),
+            "{}",
+            rs.text
+        );
+        assert!(rs.text.contains("  chain c0 {\n    ct direction original counter name \"s0_in\"\n    ct direction reply counter name \"s0_out\"\n  }"), "{}", rs.text);
+        assert!(
+            rs.text
+                .contains("  chain c0r {\n    ct direction reply counter name \"s0_out\"\n  }"),
+            "{}",
+            rs.text
+        );
+        assert!(
+            rs.text
+                .contains("  counter s0_in {\n  }\n  counter s0_out {\n  }"),
+            "{}",
+            rs.text
+        );
+        // No IPv6 address: no ip6 map.
+        assert!(!rs.text.contains("ct original ip6"), "{}", rs.text);
         assert_eq!(
             rs.traffic.len(),
             2,
             "no traffic counters for fwmark: {:?}",
             rs.traffic
         );
-        assert_eq!(rs.traffic.get("s0 in"), Some(&(s4, false)));
+        assert_eq!(rs.traffic.get("s0_in"), Some(&(s4, false)));
 
+        // Two destinations of equal weight: slots 0 and 1 of map m0.
         let counted = Counted {
-            by_chain: [("s0d0".to_string(), 5), ("s0d1".to_string(), 4)].into(),
-            by_comment: [
-                ("s0 in".to_string(), (50, 4000)),
-                ("s0 out".to_string(), (40, 90000)),
+            named: [
+                ("s0_in".to_string(), (50, 4000)),
+                ("s0_out".to_string(), (40, 90000)),
             ]
             .into(),
+            slots: [("m0".to_string(), [(0, 5), (1, 4)].into())].into(),
         };
         let mut c = attribute(&rs, &counted);
         // A second ruleset's counts (after a replacement) add to the first's.

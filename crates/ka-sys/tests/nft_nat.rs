@@ -302,8 +302,13 @@ fn every_rendering_is_accepted_by_the_kernel() {
     for want in [
         "jhash ip6 saddr . tcp sport mod 3",
         "jhash ip saddr & 255.255.255.0 mod 2",
-        "meta mark 0x00000003",
-        "dnat ip6 to [2001:db8:1::10]:8080",
+        "0x00000003 . ipv4 : goto s",
+        "meta mark . meta nfproto vmap @fwmark",
+        "192.0.2.100 . udp : goto s",
+        "2001:db8::100 . tcp . 443 : goto s",
+        "ct original ip6 daddr vmap { 2001:db8::100 : goto t",
+        "2001:db8:1::10 . 8080",
+        "dnat ip6 to jhash ip6 saddr . tcp sport mod 3 map @m",
     ] {
         assert!(listed.contains(want), "{want} not in\n{listed}");
     }
