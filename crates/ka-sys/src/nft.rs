@@ -370,8 +370,8 @@ pub fn render(table: &Table) -> Ruleset {
                     "connection thresholds (uthreshold/lthreshold) are not enforced by nftables",
                 );
             }
-            // Weight 0 keeps its chain (and counters, as IPVS keeps the destination) but
-            // gets no map slot: no new connection.
+            // Weight 0 stays in the table (and in `status`, as IPVS keeps the destination)
+            // but gets no slot: no new connection.
             present.push(*dk);
             if d.weight > 0 {
                 live.push((present.len() - 1, d.weight));
