@@ -617,12 +617,68 @@ struct Counted {
 /// `nft -j list table`, as far as the counters go: typed, rules and values skipped, read
 /// as the output streams in (the listing of 2000 services x 10 destinations is ~16 MB).
 mod listing {
-    use serde::de::IgnoredAny;
-    use serde::Deserialize;
+    use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use serde::{Deserialize, Deserializer};
 
-    #[derive(Deserialize)]
-    pub struct Doc {
-        pub nftables: Vec<Item>,
+    /// The listing folded into counters item by item as it is read (the items are never
+    /// all held: a listing of 2000 services x 10 destinations has ~50000).
+    pub struct Doc(pub super::Counted);
+
+    impl<'de> Deserialize<'de> for Doc {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Top;
+            impl<'de> Visitor<'de> for Top {
+                type Value = Doc;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("an nft -j listing")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Doc, A::Error> {
+                    let mut out = None;
+                    while let Some(k) = m.next_key::<std::borrow::Cow<'de, str>>()? {
+                        if k == "nftables" {
+                            out = Some(m.next_value::<Items>()?.0);
+                        } else {
+                            m.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                    out.map(Doc)
+                        .ok_or_else(|| serde::de::Error::missing_field("nftables"))
+                }
+            }
+            d.deserialize_map(Top)
+        }
+    }
+
+    struct Items(super::Counted);
+
+    impl<'de> Deserialize<'de> for Items {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Each;
+            impl<'de> Visitor<'de> for Each {
+                type Value = Items;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a list of nftables objects")
+                }
+                fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Items, S::Error> {
+                    let mut out = super::Counted::default();
+                    while let Some(item) = seq.next_element::<Item>()? {
+                        if let Some(c) = item.counter {
+                            out.named.insert(c.name, (c.packets, c.bytes));
+                        }
+                        if let Some(m) = item.map {
+                            let slots = out.slots.entry(m.name).or_default();
+                            for (k, _) in m.elem {
+                                if let Key::Counted { elem } = k {
+                                    slots.insert(elem.val, elem.counter.map_or(0, |c| c.packets));
+                                }
+                            }
+                        }
+                    }
+                    Ok(Items(out))
+                }
+            }
+            d.deserialize_seq(Each)
+        }
     }
 
     #[derive(Deserialize)]
@@ -671,30 +727,11 @@ mod listing {
     }
 }
 
-/// The named counters and the map element counters of a listing.
-fn counted(doc: listing::Doc) -> Counted {
-    let mut out = Counted::default();
-    for item in doc.nftables {
-        if let Some(c) = item.counter {
-            out.named.insert(c.name, (c.packets, c.bytes));
-        }
-        if let Some(m) = item.map {
-            let slots = out.slots.entry(m.name).or_default();
-            for (k, _) in m.elem {
-                if let listing::Key::Counted { elem } = k {
-                    slots.insert(elem.val, elem.counter.map_or(0, |c| c.packets));
-                }
-            }
-        }
-    }
-    out
-}
-
 /// Reads the counters of a listing given whole (tests).
 #[cfg(test)]
 fn parse_counters(json: &str) -> Result<Counted> {
     serde_json::from_str(json)
-        .map(counted)
+        .map(|d: listing::Doc| d.0)
         .map_err(|e| Error::Nft(format!("nft -j output: {e}")))
 }
 
@@ -881,7 +918,7 @@ impl Nft {
             return Ok(Carried::default());
         };
         let doc: listing::Doc = nft_json(&["list", "table", "inet", TABLE]).await?;
-        Ok(attribute(rs, &counted(doc)))
+        Ok(attribute(rs, &doc.0))
     }
 
     /// Connections scheduled to each destination since the first apply.

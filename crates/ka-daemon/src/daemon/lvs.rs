@@ -553,7 +553,12 @@ pub async fn run(
                 }
             }
             q = query => match q {
-                Some(reply) => { let _ = reply.send(lvs.status().await); }
+                Some(reply) => {
+                    let _ = reply.send(lvs.status().await);
+                    // A large table's counters pass through tens of MB (the nft listing,
+                    // the rows): give them back rather than keep the peak resident.
+                    ka_sys::process::release_free_memory();
+                }
                 None => queries = None,
             },
         }
