@@ -1004,8 +1004,9 @@ mod tests {
         assert!(count(&s, 0) > 2 * count(&s, 2) - 2);
     }
 
-    #[test]
-    fn renders_nat_service_with_weights() {
+    /// 192.0.2.100:80 wrr over .10 (weight 3), .11 (weight 1, port `port_11`) and .12
+    /// (weight 0), all NAT to port 8080 but .11.
+    fn weighted_table(port_11: u16) -> Table {
         let mut t = Table::new();
         t.services.insert(
             key("192.0.2.100", 80),
@@ -1013,12 +1014,17 @@ mod tests {
                 "wrr",
                 &[
                     ("198.51.100.10", 8080, 3, Forwarding::Nat),
-                    ("198.51.100.11", 8080, 1, Forwarding::Nat),
+                    ("198.51.100.11", port_11, 1, Forwarding::Nat),
                     ("198.51.100.12", 8080, 0, Forwarding::Nat),
                 ],
             ),
         );
-        let rs = render(&t);
+        t
+    }
+
+    #[test]
+    fn renders_nat_service_with_weights() {
+        let rs = render(&weighted_table(8080));
         assert!(rs.refused.is_empty(), "{:?}", rs.refused);
         assert!(
             rs.text.contains(
@@ -1066,19 +1072,7 @@ mod tests {
     /// named counter, reached through a verdict map of slots.
     #[test]
     fn mixed_ports_get_a_chain_per_destination() {
-        let mut t = Table::new();
-        t.services.insert(
-            key("192.0.2.100", 80),
-            svc(
-                "wrr",
-                &[
-                    ("198.51.100.10", 8080, 3, Forwarding::Nat),
-                    ("198.51.100.11", 0, 1, Forwarding::Nat),
-                    ("198.51.100.12", 8080, 0, Forwarding::Nat),
-                ],
-            ),
-        );
-        let rs = render(&t);
+        let rs = render(&weighted_table(0));
         assert!(rs.text.contains(
             "numgen inc mod 4 vmap { 0 : goto s0d0, 1 : goto s0d0, 2 : goto s0d1, 3 : goto s0d0 }"
         ));
