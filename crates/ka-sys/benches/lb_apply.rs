@@ -101,14 +101,11 @@ fn guest() {
             // The keys to watch, from the file (before the clock starts).
             let cfg = lower(Path::new("/tmp/a.conf"));
             let want = table_of(&cfg);
+            let (first, first_svc) = want.services.iter().next().unwrap();
             let keys = Keys {
                 last: *want.services.keys().next_back().unwrap(),
-                first: *want.services.keys().next().unwrap(),
-                first_dest: *want.services[want.services.keys().next().unwrap()]
-                    .dests
-                    .keys()
-                    .next()
-                    .unwrap(),
+                first: *first,
+                first_dest: *first_svc.dests.keys().next().unwrap(),
             };
             match part {
                 "keepalived" => keepalived(&mut ipvs, &keys, &cfg),
@@ -309,13 +306,6 @@ fn daemon(ipvs: &mut Ipvs, k: &Keys) {
     }
     let sent0 = changes_sent();
     // Where the start's time went: the daemon's own log (without the per-service lines).
-    println!(
-        "ka-bench-log spawned at {:?} (unix)",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            - initial
-    );
     for l in std::fs::read_to_string("/tmp/kr.log")
         .unwrap_or_default()
         .lines()

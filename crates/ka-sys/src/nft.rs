@@ -206,19 +206,14 @@ fn dispatch(key: &ServiceKey) -> (usize, String) {
 
 /// The traffic-counter match of an address service inside its address's chain: its
 /// connections by their original tuple (the translation does not change it), in both
-/// directions. `None` for fwmark services: the mark is on the client's packets only, the
+/// directions. Fwmark services have none: the mark is on the client's packets only, the
 /// replies cannot be told.
-fn traffic_match(key: &ServiceKey) -> Option<String> {
-    match key {
-        ServiceKey::Addr { protocol, port, .. } => {
-            let p = proto_kw(*protocol);
-            Some(if *port == 0 {
-                format!("meta l4proto {p}")
-            } else {
-                format!("meta l4proto {p} ct original proto-dst {port}")
-            })
-        }
-        ServiceKey::Fwmark { .. } => None,
+fn traffic_match(protocol: Protocol, port: u16) -> String {
+    let p = proto_kw(protocol);
+    if port == 0 {
+        format!("meta l4proto {p}")
+    } else {
+        format!("meta l4proto {p} ct original proto-dst {port}")
     }
 }
 
@@ -307,7 +302,9 @@ pub fn render(table: &Table) -> Ruleset {
     // destination address in a map (element -> goto the address's chain tN, or tNr from
     // input), then by protocol and port in that chain (exact ports before port 0, as
     // IPVS), which goes to the service's counting chain cN (cNr: replies only).
-    let mut by_addr: BTreeMap<IpAddr, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    // Per address: (match, service index) of its exact-port services, then of port 0.
+    type Matches = Vec<(String, usize)>;
+    let mut by_addr: BTreeMap<IpAddr, (Matches, Matches)> = BTreeMap::new();
     // Named counters and maps, declared before the chains that use them.
     let mut objects = String::new();
     let mut slot_maps = BTreeMap::new();
@@ -394,7 +391,12 @@ pub fn render(table: &Table) -> Ruleset {
         let sname = format!("s{si}");
         let (m, element) = dispatch(key);
         maps[m].push(format!("{element} : goto {sname}"));
-        if let (Some(rule), ServiceKey::Addr { addr, port, .. }) = (traffic_match(key), key) {
+        if let ServiceKey::Addr {
+            protocol,
+            addr,
+            port,
+        } = key
+        {
             let (cin, cout) = (format!("{sname}_in"), format!("{sname}_out"));
             let _ = writeln!(
                 objects,
@@ -408,7 +410,7 @@ pub fn render(table: &Table) -> Ruleset {
             );
             let (exact, any) = by_addr.entry(*addr).or_default();
             let list = if *port == 0 { any } else { exact };
-            list.push(format!("{rule} goto c{si}"));
+            list.push((traffic_match(*protocol, *port), si));
             traffic.insert(cin, (*key, false));
             traffic.insert(cout, (*key, true));
         }
@@ -527,16 +529,13 @@ pub fn render(table: &Table) -> Ruleset {
                 }
                 post.push(format!("{addr} : goto t{ai}"));
                 input.push(format!("{addr} : goto t{ai}r"));
-                let rules: Vec<&String> = exact.iter().chain(any.iter()).collect();
-                let _ = writeln!(text, "  chain t{ai} {{");
-                for r in &rules {
-                    let _ = writeln!(text, "    {r}");
+                for suffix in ["", "r"] {
+                    let _ = writeln!(text, "  chain t{ai}{suffix} {{");
+                    for (m, si) in exact.iter().chain(any) {
+                        let _ = writeln!(text, "    {m} goto c{si}{suffix}");
+                    }
+                    let _ = writeln!(text, "  }}");
                 }
-                let _ = writeln!(text, "  }}\n  chain t{ai}r {{");
-                for r in &rules {
-                    let _ = writeln!(text, "    {r}r");
-                }
-                let _ = writeln!(text, "  }}");
             }
             if !post.is_empty() {
                 let _ = writeln!(
@@ -571,6 +570,16 @@ pub fn render(table: &Table) -> Ruleset {
     }
 }
 
+/// `nft` could not be started.
+fn cannot_run(e: std::io::Error) -> Error {
+    Error::Nft(format!("cannot run nft (Debian package nftables): {e}"))
+}
+
+/// `nft ARGS` exited with an error; `stderr` says why.
+fn refused(args: &[&str], stderr: &str) -> Error {
+    Error::Nft(format!("nft {}: {}", args.join(" "), stderr.trim()))
+}
+
 /// Runs `nft` with `args`, `input` on its standard input; its stdout.
 async fn nft(args: &[&str], input: Option<&str>) -> Result<String> {
     let mut child = tokio::process::Command::new("nft")
@@ -584,7 +593,7 @@ async fn nft(args: &[&str], input: Option<&str>) -> Result<String> {
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| Error::Nft(format!("cannot run nft (Debian package nftables): {e}")))?;
+        .map_err(cannot_run)?;
     if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
         stdin
             .write_all(text.as_bytes())
@@ -596,11 +605,7 @@ async fn nft(args: &[&str], input: Option<&str>) -> Result<String> {
         .await
         .map_err(Error::io("wait for nft"))?;
     if !out.status.success() {
-        return Err(Error::Nft(format!(
-            "nft {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+        return Err(refused(args, &String::from_utf8_lossy(&out.stderr)));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -617,113 +622,89 @@ struct Counted {
 /// `nft -j list table`, as far as the counters go: typed, rules and values skipped, read
 /// as the output streams in (the listing of 2000 services x 10 destinations is ~16 MB).
 mod listing {
-    use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use serde::de::{IgnoredAny, SeqAccess, Visitor};
     use serde::{Deserialize, Deserializer};
 
-    /// The listing folded into counters item by item as it is read (the items are never
-    /// all held: a listing of 2000 services x 10 destinations has ~50000).
-    pub struct Doc(pub super::Counted);
-
-    impl<'de> Deserialize<'de> for Doc {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct Top;
-            impl<'de> Visitor<'de> for Top {
-                type Value = Doc;
-                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                    f.write_str("an nft -j listing")
-                }
-                fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Doc, A::Error> {
-                    let mut out = None;
-                    while let Some(k) = m.next_key::<std::borrow::Cow<'de, str>>()? {
-                        if k == "nftables" {
-                            out = Some(m.next_value::<Items>()?.0);
-                        } else {
-                            m.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                    out.map(Doc)
-                        .ok_or_else(|| serde::de::Error::missing_field("nftables"))
-                }
-            }
-            d.deserialize_map(Top)
-        }
+    /// The listing, its list of objects folded into counters item by item as it is read
+    /// (the items are never all held: a listing of 2000 services x 10 destinations has
+    /// ~50000).
+    #[derive(Deserialize)]
+    pub struct Doc {
+        #[serde(rename = "nftables", deserialize_with = "fold")]
+        pub counted: super::Counted,
     }
 
-    struct Items(super::Counted);
-
-    impl<'de> Deserialize<'de> for Items {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct Each;
-            impl<'de> Visitor<'de> for Each {
-                type Value = Items;
-                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                    f.write_str("a list of nftables objects")
-                }
-                fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Items, S::Error> {
-                    let mut out = super::Counted::default();
-                    while let Some(item) = seq.next_element::<Item>()? {
-                        if let Some(c) = item.counter {
-                            out.named.insert(c.name, (c.packets, c.bytes));
-                        }
-                        if let Some(m) = item.map {
-                            let slots = out.slots.entry(m.name).or_default();
-                            for (k, _) in m.elem {
-                                if let Key::Counted { elem } = k {
-                                    slots.insert(elem.val, elem.counter.map_or(0, |c| c.packets));
-                                }
+    fn fold<'de, D: Deserializer<'de>>(d: D) -> Result<super::Counted, D::Error> {
+        struct Each;
+        impl<'de> Visitor<'de> for Each {
+            type Value = super::Counted;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of nftables objects")
+            }
+            fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
+                let mut out = super::Counted::default();
+                while let Some(item) = seq.next_element::<Item>()? {
+                    if let Some(c) = item.counter {
+                        out.named.insert(c.name, (c.packets, c.bytes));
+                    }
+                    if let Some(m) = item.map {
+                        let slots = out.slots.entry(m.name).or_default();
+                        for (k, _) in m.elem {
+                            if let Key::Counted { elem } = k {
+                                slots.insert(elem.val, elem.counter.map_or(0, |c| c.packets));
                             }
                         }
                     }
-                    Ok(Items(out))
                 }
+                Ok(out)
             }
-            d.deserialize_seq(Each)
         }
+        d.deserialize_seq(Each)
     }
 
     #[derive(Deserialize)]
-    pub struct Item {
+    struct Item {
         #[serde(default)]
-        pub counter: Option<Counter>,
+        counter: Option<Counter>,
         #[serde(default)]
-        pub map: Option<Map>,
+        map: Option<Map>,
     }
 
     #[derive(Deserialize)]
-    pub struct Counter {
-        pub name: String,
+    struct Counter {
+        name: String,
         #[serde(default)]
-        pub packets: u64,
+        packets: u64,
         #[serde(default)]
-        pub bytes: u64,
+        bytes: u64,
     }
 
     #[derive(Deserialize)]
-    pub struct Map {
-        pub name: String,
+    struct Map {
+        name: String,
         /// `[key, value]` pairs; a key with a counter is `{"elem": {"val": N, "counter": ...}}`.
         #[serde(default)]
-        pub elem: Vec<(Key, IgnoredAny)>,
+        elem: Vec<(Key, IgnoredAny)>,
     }
 
     #[derive(Deserialize)]
     #[serde(untagged)]
-    pub enum Key {
+    enum Key {
         Counted { elem: Elem },
         Other(IgnoredAny),
     }
 
     #[derive(Deserialize)]
-    pub struct Elem {
-        pub val: u64,
+    struct Elem {
+        val: u64,
         #[serde(default)]
-        pub counter: Option<Counts>,
+        counter: Option<Counts>,
     }
 
     #[derive(Deserialize)]
-    pub struct Counts {
+    struct Counts {
         #[serde(default)]
-        pub packets: u64,
+        packets: u64,
     }
 }
 
@@ -731,7 +712,7 @@ mod listing {
 #[cfg(test)]
 fn parse_counters(json: &str) -> Result<Counted> {
     serde_json::from_str(json)
-        .map(|d: listing::Doc| d.0)
+        .map(|d: listing::Doc| d.counted)
         .map_err(|e| Error::Nft(format!("nft -j output: {e}")))
 }
 
@@ -746,7 +727,7 @@ async fn nft_json<T: serde::de::DeserializeOwned + Send + 'static>(args: &[&str]
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| Error::Nft(format!("cannot run nft (Debian package nftables): {e}")))?;
+            .map_err(cannot_run)?;
         let parsed = match child.stdout.take() {
             Some(out) => serde_json::from_reader::<_, T>(std::io::BufReader::new(out))
                 .map_err(|e| Error::Nft(format!("nft -j output: {e}"))),
@@ -758,11 +739,10 @@ async fn nft_json<T: serde::de::DeserializeOwned + Send + 'static>(args: &[&str]
         }
         let status = child.wait().map_err(Error::io("wait for nft"))?;
         if !status.success() {
-            return Err(Error::Nft(format!(
-                "nft -j {}: {}",
-                args.join(" "),
-                err.trim()
-            )));
+            let args: Vec<&str> = std::iter::once("-j")
+                .chain(args.iter().map(String::as_str))
+                .collect();
+            return Err(refused(&args, &err));
         }
         parsed
     };
@@ -856,7 +836,7 @@ fn summarise(table: &Table, c: &Carried) -> Stats {
     let mut out = Stats::default();
     for (key, svc) in &table.services {
         let mut s = ServiceStats {
-            traffic: traffic_match(key).is_some(),
+            traffic: matches!(key, ServiceKey::Addr { .. }),
             ..ServiceStats::default()
         };
         for dk in svc.dests.keys() {
@@ -918,7 +898,7 @@ impl Nft {
             return Ok(Carried::default());
         };
         let doc: listing::Doc = nft_json(&["list", "table", "inet", TABLE]).await?;
-        Ok(attribute(rs, &doc.0))
+        Ok(attribute(rs, &doc.counted))
     }
 
     /// Connections scheduled to each destination since the first apply.
