@@ -151,6 +151,8 @@ pub async fn probe(conn: &Connection, h: &HttpProbe, ctx: &Ctx) -> ProbeOutcome 
     let Some(cfg) = &ctx.tls else {
         return ProbeOutcome::NotRun("no TLS configuration".into());
     };
+    // The client's Finished and the request go out back to back: not held by Nagle.
+    let _ = tcp.set_nodelay(true);
     let mut cfg = (**cfg).clone();
     let sni = h
         .virtualhost

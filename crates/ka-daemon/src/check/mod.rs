@@ -1,9 +1,13 @@
 //! The health checkers: the tokio driver of `ka_check::Scheduler`.
 //!
-//! [`spawn`] starts one task (on the current `LocalSet`) that owns the scheduler. It
+//! [`spawn`] starts the checker thread (as keepalived runs its checkers in a process of
+//! their own): a single-threaded tokio runtime whose main task owns the scheduler. It
 //! sleeps until the scheduler's next deadline, spawns every probe the scheduler asks
-//! for as a task of its own ([`probe::run`]), and feeds results back through a bounded
-//! channel; probes never block one another or the VRRP engine sharing the runtime.
+//! for as a task of its own on the same thread ([`probe::run`]), and feeds results back
+//! through a bounded channel; probes never block one another, and nothing they do
+//! (thousands of connects a second, TLS handshakes) runs on the VRRP engine's thread.
+//! One thread, not a pool: no probe start or result crosses threads, which cost a
+//! wake-up and a context switch for each of them.
 //! Every real-server transition is logged with keepalived's wording, notify scripts
 //! run, and the scheduler's events go out unchanged through a typed channel for the
 //! load balancer (the `lb` sender of [`spawn`]). [`StatusTable`] keeps each real
@@ -99,21 +103,22 @@ impl VsReload {
     }
 }
 
-/// The running checker task.
+/// The running checker thread.
 #[derive(Debug)]
 pub struct Handle {
     stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+    /// Sent (or dropped, if the thread panicked) once the thread's runtime is gone.
+    done: oneshot::Receiver<()>,
 }
 
 impl Handle {
     /// Stops checking: the scheduler shuts down (omega notify scripts run, 1 s each)
-    /// and the task ends.
+    /// and the thread ends (probes still running are dropped with its runtime).
     pub async fn stop(mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
-        let _ = (&mut self.task).await;
+        let _ = (&mut self.done).await;
     }
 }
 
@@ -203,7 +208,7 @@ pub fn wanted(cfg: &Config) -> bool {
     !cfg.lvs.virtual_servers.is_empty()
 }
 
-/// Starts the checker task on the current `LocalSet`. `lb` receives every scheduler
+/// Starts the checker thread. `lb` receives every scheduler
 /// event (the load balancer's input). It is unbounded: the checker never waits for the
 /// data plane, and no verdict is ever dropped (a start or a switch failure reports tens of
 /// thousands at once; a lost one would leave a dead back end in the pool). Its size is
@@ -275,7 +280,6 @@ pub fn spawn(
         lb,
         clock,
         in_flight: HashMap::new(),
-        threads: ProbeThreads::start()?,
         notifies: tokio::task::JoinSet::new(),
         scripts,
         alerts: mailer.map(|m| crate::alert::CheckerAlerts::new(cfg, m)),
@@ -283,10 +287,26 @@ pub fn spawn(
         pending_names: None,
         stats: Stats::new(),
     };
-    let task = tokio::task::spawn_local(driver.run(stop_rx, files, file_values, ha_targets));
+    let (done_tx, done_rx) = oneshot::channel();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the checker's runtime: {e}"))?;
+    std::thread::Builder::new()
+        .name("ka-checker".into())
+        .spawn(move || {
+            {
+                let local = tokio::task::LocalSet::new();
+                local.block_on(&rt, driver.run(stop_rx, files, file_values, ha_targets));
+                drop(local);
+                drop(rt);
+            }
+            let _ = done_tx.send(());
+        })
+        .map_err(|e| format!("cannot start the checker thread: {e}"))?;
     Ok(Handle {
         stop: Some(stop_tx),
-        task,
+        done: done_rx,
     })
 }
 
@@ -337,53 +357,8 @@ fn read_track_file(path: &str) -> i64 {
     }
 }
 
-/// A probe's result, how long it took and how long it waited for a probe thread.
+/// A probe's result, how long it took and how long its task waited to start.
 type ProbeResult = (ProbeId, ProbeOutcome, Duration, Duration);
-
-/// The threads probes run on: their connects, TLS handshakes and reads (kernel work
-/// that grows with the number of real servers) never delay the scheduler's timers nor
-/// the VRRP engine on the daemon's own thread.
-struct ProbeThreads(Option<tokio::runtime::Runtime>);
-
-impl ProbeThreads {
-    /// Threads for probes: up to [`PROBE_THREADS`], no more than the CPUs.
-    fn start() -> Result<ProbeThreads, String> {
-        let n = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(PROBE_THREADS);
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(n)
-            .thread_name("ka-probe")
-            .enable_all()
-            .build()
-            .map(|rt| ProbeThreads(Some(rt)))
-            .map_err(|e| format!("cannot start the probe threads: {e}"))
-    }
-
-    fn spawn(&self, fut: impl std::future::Future<Output = ()> + Send + 'static) {
-        if let Some(rt) = &self.0 {
-            rt.spawn(fut);
-        }
-    }
-}
-
-impl Drop for ProbeThreads {
-    fn drop(&mut self) {
-        // Dropped inside the daemon's runtime: no blocking wait for the probes.
-        if let Some(rt) = self.0.take() {
-            rt.shutdown_background();
-        }
-    }
-}
-
-impl std::fmt::Debug for ProbeThreads {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ProbeThreads")
-    }
-}
-
-/// Most threads probes run on.
-const PROBE_THREADS: usize = 2;
 
 struct Driver {
     sched: Scheduler,
@@ -394,7 +369,6 @@ struct Driver {
     clock: tokio::time::Instant,
     /// Probes running: their checker and how late their wake-up was.
     in_flight: HashMap<ProbeId, (CheckerId, Duration)>,
-    threads: ProbeThreads,
     notifies: tokio::task::JoinSet<()>,
     scripts: script::Scripts,
     /// SMTP alerts of real-server transitions.
@@ -416,7 +390,7 @@ struct Stats {
     /// Probes started in this window.
     probes: u64,
     /// Each answered probe's lateness in µs: its wake-up's (now minus the earliest
-    /// deadline that wake-up serves, an upper bound) plus its wait for a probe thread.
+    /// deadline that wake-up serves, an upper bound) plus its task's wait to start.
     lateness: Vec<u32>,
     /// How long the probes answered in this window took, in µs.
     took: Vec<u32>,
@@ -477,6 +451,19 @@ impl Stats {
         );
         *self = Stats::new();
     }
+}
+
+/// A probe's outcome as `status` shows it (`last_result`).
+fn write_result(text: &mut String, outcome: &ProbeOutcome) {
+    use std::fmt::Write as _;
+    let _ = match outcome {
+        ProbeOutcome::Success => text.write_str("success"),
+        ProbeOutcome::Http(r) => write!(text, "HTTP status {}", r.status_code),
+        ProbeOutcome::UdpReply(b) => write!(text, "UDP reply of {} byte(s)", b.len()),
+        ProbeOutcome::Exit(e) => write!(text, "script {e:?}"),
+        ProbeOutcome::Failed(f) => write!(text, "{f}"),
+        ProbeOutcome::NotRun(why) => write!(text, "not run: {why}"),
+    };
 }
 
 impl Driver {
@@ -620,14 +607,6 @@ impl Driver {
         let in_flight = self.in_flight.len();
         if let Some((chk, late)) = self.in_flight.remove(&id) {
             self.stats.answered(late + queued, took, in_flight);
-            let text = match &outcome {
-                ProbeOutcome::Success => "success".to_owned(),
-                ProbeOutcome::Http(r) => format!("HTTP status {}", r.status_code),
-                ProbeOutcome::UdpReply(b) => format!("UDP reply of {} byte(s)", b.len()),
-                ProbeOutcome::Exit(e) => format!("script {e:?}"),
-                ProbeOutcome::Failed(f) => f.to_string(),
-                ProbeOutcome::NotRun(why) => format!("not run: {why}"),
-            };
             if let ProbeOutcome::NotRun(why) = &outcome {
                 let (kind, target) = self.names.chk(chk);
                 warn!("{kind} on {target}: cannot probe ({why}), rescheduling");
@@ -635,7 +614,10 @@ impl Driver {
             let ran = !matches!(outcome, ProbeOutcome::NotRun(_));
             let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
             self.with_report(chk.rs, |r| {
-                r.last_result = Some(text);
+                // Written over the previous text: no allocation per probe.
+                let text = r.last_result.get_or_insert_with(String::new);
+                text.clear();
+                write_result(text, &outcome);
                 if ran {
                     r.last_probe_us = Some(us);
                     r.probes = r.probes.saturating_add(1);
@@ -658,7 +640,7 @@ impl Driver {
         }
     }
 
-    /// Starts every probe asked for (on the probe threads; `late` is how late this
+    /// Starts every probe asked for (a task each; `late` is how late this
     /// wake-up is) and handles every event.
     fn after(&mut self, res_tx: &mpsc::Sender<ProbeResult>, stopping: bool, late: Duration) {
         if !stopping {
@@ -668,7 +650,7 @@ impl Driver {
                 let tx = res_tx.clone();
                 let ctx = self.ctx.clone();
                 let spawned = tokio::time::Instant::now();
-                self.threads.spawn(async move {
+                tokio::task::spawn_local(async move {
                     let start = tokio::time::Instant::now();
                     let outcome = probe::run(&p, &ctx).await;
                     let _ = tx

@@ -102,12 +102,12 @@ pub async fn connect(conn: &Connection) -> Result<TcpStream, ProbeOutcome> {
     let dst = target(conn);
     let sock = ka_sys::probe::tcp_socket(dst, &source(conn))
         .map_err(|e| ProbeOutcome::NotRun(e.to_string()))?;
-    let s = sock
-        .connect(dst)
+    // No TCP_NODELAY here: a plain probe writes its request once, or only after the
+    // server's answer acknowledged the last write, so Nagle never holds it back (TLS,
+    // whose handshake ends in two writes in a row, sets it).
+    sock.connect(dst)
         .await
-        .map_err(|e| ProbeOutcome::Failed(io_failure(&e)))?;
-    let _ = s.set_nodelay(true);
-    Ok(s)
+        .map_err(|e| ProbeOutcome::Failed(io_failure(&e)))
 }
 
 /// TCP_CHECK: connected is success.
