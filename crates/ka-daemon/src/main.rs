@@ -8,6 +8,7 @@
 mod alert;
 mod check;
 mod check_cmd;
+mod config_test_args;
 mod daemon;
 mod demo;
 mod genhash;
@@ -230,7 +231,13 @@ struct SniffArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // `-t -f FILE` and its plain variants skip building clap's command (see the module).
+    if let Some(req) = config_test_args::parse(&args) {
+        ka_sys::process::default_sigpipe();
+        return check_cmd::run(&req);
+    }
+    let cli = Cli::parse_from(args);
     // One-shot commands die quietly on a closed pipe (`| head`); the daemon ignores SIGPIPE.
     let one_shot = match &cli.cmd {
         Some(Cmd::Demo(_)) => false,
@@ -289,14 +296,11 @@ fn main() -> ExitCode {
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_CONF));
             if let Some(log_file) = ka.config_test {
-                return check_cmd::run(&check_cmd::Request {
-                    file,
-                    config_id: ka.config_id,
-                    format: Format::Plain,
-                    dump: false,
-                    host_checks: true,
+                return check_cmd::run(&config_test_args::request(
+                    Some(file),
+                    ka.config_id,
                     log_file,
-                });
+                ));
             }
             daemon::run(&daemon::Options {
                 file,
