@@ -146,6 +146,16 @@ fn in_table() -> usize {
         .sum()
 }
 
+/// Starts `prog` with its output discarded.
+fn spawn_quiet(prog: &str, args: &[&str]) -> Child {
+    Command::new(prog)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 fn stop(mut child: Child) {
     let _ = Command::new("kill").arg(child.id().to_string()).status();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -178,25 +188,24 @@ fn guest() {
     }
     std::fs::create_dir_all("/tmp/ngx/t").unwrap();
     std::fs::write("/tmp/ngx/nginx.conf", nginx_config(n)).unwrap();
-    let nginx = Command::new("/usr/sbin/nginx")
-        .args([
+    let nginx = spawn_quiet(
+        "/usr/sbin/nginx",
+        &[
             "-p",
             "/tmp/ngx/",
             "-c",
             "/tmp/ngx/nginx.conf",
             "-e",
             "/tmp/ngx/error.log",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        ],
+    );
     std::thread::sleep(Duration::from_secs(1));
     std::fs::write("/tmp/c.conf", config(n)).unwrap();
     let (child, pids, log) = match part.as_str() {
         "keepalived" => {
-            let c = Command::new("/usr/sbin/keepalived")
-                .args([
+            let c = spawn_quiet(
+                "/usr/sbin/keepalived",
+                &[
                     "-C",
                     "-n",
                     "-l",
@@ -206,11 +215,8 @@ fn guest() {
                     "/run/ka.pid",
                     "-c",
                     "/run/kc.pid",
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
+                ],
+            );
             let pids = vec![c.id(), pid_file("/run/kc.pid")];
             (c, pids, None)
         }
