@@ -295,12 +295,11 @@ pub fn spawn(
     std::thread::Builder::new()
         .name("ka-checker".into())
         .spawn(move || {
-            {
-                let local = tokio::task::LocalSet::new();
-                local.block_on(&rt, driver.run(stop_rx, files, file_values, ha_targets));
-                drop(local);
-                drop(rt);
-            }
+            let local = tokio::task::LocalSet::new();
+            local.block_on(&rt, driver.run(stop_rx, files, file_values, ha_targets));
+            // Probes still running end with the runtime, before `stop` returns.
+            drop(local);
+            drop(rt);
             let _ = done_tx.send(());
         })
         .map_err(|e| format!("cannot start the checker thread: {e}"))?;
