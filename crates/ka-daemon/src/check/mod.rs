@@ -107,18 +107,29 @@ impl VsReload {
 #[derive(Debug)]
 pub struct Handle {
     stop: Option<oneshot::Sender<()>>,
-    /// Sent (or dropped, if the thread panicked) once the thread's runtime is gone.
+    /// Sent once the thread's runtime is gone.
     done: oneshot::Receiver<()>,
+    /// `done` has been received.
+    ended: bool,
 }
 
 impl Handle {
+    /// Resolves when the checker thread has ended although `stop` was not called: it
+    /// failed (a panic, logged by the thread). Pending while it runs.
+    pub async fn ended(&mut self) {
+        if !self.ended {
+            let _ = (&mut self.done).await;
+            self.ended = true;
+        }
+    }
+
     /// Stops checking: the scheduler shuts down (omega notify scripts run, 1 s each)
     /// and the thread ends (probes still running are dropped with its runtime).
     pub async fn stop(mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
-        let _ = (&mut self.done).await;
+        self.ended().await;
     }
 }
 
@@ -286,6 +297,8 @@ pub fn spawn(
         reload,
         pending_names: None,
         stats: Stats::new(),
+        #[cfg(test)]
+        panic_on_start: PANIC_ON_START.replace(false),
     };
     let (done_tx, done_rx) = oneshot::channel();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -295,10 +308,19 @@ pub fn spawn(
     std::thread::Builder::new()
         .name("ka-checker".into())
         .spawn(move || {
-            let local = tokio::task::LocalSet::new();
-            local.block_on(&rt, driver.run(stop_rx, files, file_values, ha_targets));
+            let run = std::panic::AssertUnwindSafe(|| {
+                let local = tokio::task::LocalSet::new();
+                local.block_on(&rt, driver.run(stop_rx, files, file_values, ha_targets));
+            });
+            if let Err(p) = std::panic::catch_unwind(run) {
+                let what = p
+                    .downcast_ref::<&str>()
+                    .copied()
+                    .or_else(|| p.downcast_ref::<String>().map(String::as_str))
+                    .unwrap_or("a panic");
+                error!("the health checker failed: {what}");
+            }
             // Probes still running end with the runtime, before `stop` returns.
-            drop(local);
             drop(rt);
             let _ = done_tx.send(());
         })
@@ -306,6 +328,7 @@ pub fn spawn(
     Ok(Handle {
         stop: Some(stop_tx),
         done: done_rx,
+        ended: false,
     })
 }
 
@@ -378,6 +401,15 @@ struct Driver {
     /// The names of a reloaded configuration, in use from its `Reloaded` event on (the
     /// events before it name the old real servers).
     pending_names: Option<Names>,
+    /// Tests: panic as the thread starts.
+    #[cfg(test)]
+    panic_on_start: bool,
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests: the next checker spawned from this thread panics as it starts.
+    static PANIC_ON_START: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Probe counts, lateness against the schedule and probe times, logged every
@@ -481,6 +513,8 @@ impl Driver {
         mut file_values: BTreeMap<String, i64>,
         ha_targets: Vec<(u32, std::net::IpAddr, String)>,
     ) {
+        #[cfg(test)]
+        assert!(!self.panic_on_start, "injected by the test");
         let (res_tx, mut res_rx) = mpsc::channel::<ProbeResult>(RESULT_QUEUE);
         let ha_vs: Vec<u32> = ha_targets.iter().map(|t| t.0).collect();
         let mut ha = match ha_suspend::Watch::start(ha_targets).await {
@@ -907,7 +941,24 @@ impl Plan {
         } = self;
         drop(checker);
         drop(reload);
-        let code = main.await;
+        let mut handle = handle;
+        let mut main = std::pin::pin!(main);
+        let code = match handle.as_mut() {
+            Some(h) => tokio::select! {
+                c = &mut main => c,
+                () = h.ended() => {
+                    // Real servers would keep their last verdicts for ever: stop in order
+                    // (VIPs released, so the peer takes over) and exit with an error, which
+                    // a service manager (Restart=on-failure) answers with a restart, as
+                    // keepalived's parent respawns a checker process that died.
+                    tracing::error!("the health checker stopped unexpectedly: stopping, exit status 1");
+                    let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGTERM);
+                    let _ = (&mut main).await;
+                    std::process::ExitCode::from(1)
+                }
+            },
+            None => main.await,
+        };
         if let Some(h) = handle {
             h.stop().await;
         }
@@ -967,6 +1018,37 @@ mod tests {
                 h.stop().await;
             })
             .await;
+    }
+
+    /// A checker thread that fails is noticed (the daemon then stops with an error), and
+    /// stopping it afterwards returns at once; a healthy one does not end by itself.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_failed_checker_thread_is_noticed() {
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let cfg = Config {
+            lvs: fixture::lvs(vec![fixture::virtual_server(
+                "192.0.2.1".parse().unwrap(),
+                80,
+                vec![fixture::real_server(ip, 9, vec![])],
+            )]),
+            ..Config::default()
+        };
+        PANIC_ON_START.set(true);
+        let mut h = spawn(&cfg, None, StatusTable::default(), None, Arc::default()).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), h.ended())
+            .await
+            .expect("the failed thread is noticed");
+        tokio::time::timeout(Duration::from_secs(1), h.stop())
+            .await
+            .expect("stop returns at once");
+        let mut h = spawn(&cfg, None, StatusTable::default(), None, Arc::default()).unwrap();
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), h.ended())
+                .await
+                .is_err(),
+            "a healthy checker ended by itself"
+        );
+        h.stop().await;
     }
 
     #[tokio::test(flavor = "current_thread")]
