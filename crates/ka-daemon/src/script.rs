@@ -126,50 +126,59 @@ impl Prepared {
 /// Who runs scripts by default and whether `enable_script_security` applies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScriptPolicy {
-    /// `script_user`, else `keepalived_script`, else the daemon's own user.
-    pub default_user: Credentials,
+    /// `script_user`, looked up when the configuration is read. `None`: `keepalived_script`,
+    /// else the daemon's own user, looked up when a script first needs it (as keepalived,
+    /// which only complains about a missing `keepalived_script` when there are scripts;
+    /// a configuration without scripts loads no user database module at all).
+    pub default_user: Option<Credentials>,
+    /// The default user once looked up (`default_user` is `None`).
+    looked_up: std::sync::OnceLock<Credentials>,
     /// `enable_script_security`.
     pub security: bool,
 }
 
 impl ScriptPolicy {
-    /// keepalived.conf(5)'s defaults from `global_defs`. Returns the policy and warnings
-    /// (for example "default user 'keepalived_script' for script execution does not exist").
+    /// keepalived.conf(5)'s defaults from `global_defs`; a `script_user` that does not
+    /// exist is an error.
     pub fn from_global(
         script_user: Option<&(String, Option<String>)>,
         security: bool,
-    ) -> Result<(Self, Vec<String>), ScriptError> {
-        let mut warnings = Vec::new();
-        let default_user = match script_user {
-            Some((u, g)) => lookup(u, g.as_deref())?,
-            None => match ka_sys::process::lookup_user(DEFAULT_SCRIPT_USER, None) {
-                Ok(Some(c)) => c,
-                Ok(None) | Err(_) => {
-                    let (uid, gid) = ka_sys::process::current_ids();
-                    warnings.push(format!(
-                        "default user '{DEFAULT_SCRIPT_USER}' for script execution does not \
-                         exist - scripts run as uid {uid}"
-                    ));
-                    if uid == 0 {
-                        Credentials::root()
-                    } else {
-                        Credentials {
-                            user: uid.to_string(),
-                            uid,
-                            gid,
-                            groups: Vec::new(),
-                        }
-                    }
+    ) -> Result<Self, ScriptError> {
+        Ok(Self {
+            default_user: script_user
+                .map(|(u, g)| lookup(u, g.as_deref()))
+                .transpose()?,
+            looked_up: std::sync::OnceLock::new(),
+            security,
+        })
+    }
+
+    /// Who runs a script without a user of its own; the first call may look up
+    /// `keepalived_script` (and warn, once per policy, when it does not exist).
+    fn default_creds(&self) -> &Credentials {
+        if let Some(c) = &self.default_user {
+            return c;
+        }
+        self.looked_up.get_or_init(|| {
+            if let Ok(Some(c)) = ka_sys::process::lookup_user(DEFAULT_SCRIPT_USER, None) {
+                return c;
+            }
+            let (uid, gid) = ka_sys::process::current_ids();
+            tracing::warn!(
+                "default user '{DEFAULT_SCRIPT_USER}' for script execution does not exist - \
+                 scripts run as uid {uid}"
+            );
+            if uid == 0 {
+                Credentials::root()
+            } else {
+                Credentials {
+                    user: uid.to_string(),
+                    uid,
+                    gid,
+                    groups: Vec::new(),
                 }
-            },
-        };
-        Ok((
-            Self {
-                default_user,
-                security,
-            },
-            warnings,
-        ))
+            }
+        })
     }
 
     /// Resolves the program, looks up the user, checks security.
@@ -177,7 +186,7 @@ impl ScriptPolicy {
         let (first, rest) = cmd.argv.split_first().ok_or(ScriptError::Empty)?;
         let creds = match &cmd.user {
             Some(u) => lookup(u, cmd.group.as_deref())?,
-            None => self.default_user.clone(),
+            None => self.default_creds().clone(),
         };
         let program = resolve_program(first)?;
         let mut insecure = None;
@@ -391,9 +400,26 @@ mod tests {
         }
     }
 
+    /// Without `script_user` nobody is looked up until a script needs the default user
+    /// (a configuration without scripts reads no user database and gets no warning).
+    #[test]
+    fn the_default_user_is_looked_up_only_when_a_script_needs_it() {
+        let p = ScriptPolicy::from_global(None, false).unwrap();
+        assert!(p.default_user.is_none() && p.looked_up.get().is_none());
+        let prepared = p.prepare(&cmd(&["/bin/true"])).unwrap();
+        assert_eq!(p.looked_up.get(), Some(&prepared.creds));
+        // A script with its own user does not need the default one.
+        let p = ScriptPolicy::from_global(None, false).unwrap();
+        let mut own = cmd(&["/bin/true"]);
+        own.user = Some("root".into());
+        p.prepare(&own).unwrap();
+        assert!(p.looked_up.get().is_none());
+    }
+
     fn policy(security: bool) -> ScriptPolicy {
         ScriptPolicy {
-            default_user: Credentials::root(),
+            default_user: Some(Credentials::root()),
+            looked_up: std::sync::OnceLock::new(),
             security,
         }
     }
@@ -536,9 +562,11 @@ mod tests {
         assert!(e.to_string().contains("owned by uid 12345"), "{e}");
         // Not run as root: no check.
         let mut nobody = policy(true);
-        nobody.default_user = ka_sys::process::lookup_user("nobody", None)
-            .unwrap()
-            .expect("user nobody exists (Debian base-passwd)");
+        nobody.default_user = Some(
+            ka_sys::process::lookup_user("nobody", None)
+                .unwrap()
+                .expect("user nobody exists (Debian base-passwd)"),
+        );
         assert!(nobody.prepare(&cmd(&[s.to_str().unwrap()])).is_ok());
     }
 

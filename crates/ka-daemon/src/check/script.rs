@@ -23,14 +23,11 @@ pub struct Scripts {
 impl Scripts {
     /// From `global_defs` (`script_user`, `enable_script_security`); warnings are logged.
     pub fn from_config(cfg: &Config) -> Result<Scripts, String> {
-        let (policy, warnings) = ScriptPolicy::from_global(
+        let policy = ScriptPolicy::from_global(
             cfg.vrrp.global.script_user.as_ref(),
             cfg.vrrp.global.enable_script_security,
         )
         .map_err(|e| format!("script_user: {e}"))?;
-        for w in warnings {
-            warn!("{w}");
-        }
         Ok(Scripts {
             policy: Arc::new(policy),
             runner: Runner::default(),

@@ -559,12 +559,7 @@ async fn async_main(
         cfg.global.script_user.as_ref(),
         cfg.global.enable_script_security,
     ) {
-        Ok((p, warnings)) => {
-            for w in warnings {
-                warn!("{w}");
-            }
-            p
-        }
+        Ok(p) => p,
         Err(e) => {
             error!("script_user: {e}");
             vmac::teardown(&nl, &mut vmacs).await;

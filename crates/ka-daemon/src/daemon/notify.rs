@@ -345,7 +345,7 @@ impl Notifier {
             cfg.global.script_user.as_ref(),
             cfg.global.enable_script_security,
         ) {
-            Ok((p, _)) => p,
+            Ok(p) => p,
             Err(e) => {
                 error!("script_user: {e}; notify scripts keep the old configuration");
                 return;

@@ -468,7 +468,7 @@ impl Running {
             cfg.global.script_user.as_ref(),
             cfg.global.enable_script_security,
         ) {
-            Ok((p, _)) => p,
+            Ok(p) => p,
             Err(e) => {
                 error!("script_user: {e}; tracking keeps running with the old configuration");
                 return;
