@@ -73,11 +73,21 @@ impl ServerCertVerifier for NoVerify {
     }
 }
 
-/// The TLS client configuration of SSL_GET: ring, TLS 1.2 and 1.3, no verification,
+/// SSL_GET's client configurations, built once: with SNI (the virtual host is sent) and
+/// without; a probe takes one of them instead of copying a configuration each time.
+#[derive(Debug, Clone)]
+pub struct Tls {
+    /// `enable_sni` with a virtual host.
+    pub with_sni: Arc<rustls::ClientConfig>,
+    /// Everything else.
+    pub without_sni: Arc<rustls::ClientConfig>,
+}
+
+/// The TLS client configurations of SSL_GET: ring, TLS 1.2 and 1.3, no verification,
 /// and the top-level `SSL` block's client certificate and key when both are given (PEM;
 /// `password`-protected keys and `ca` are not used: rustls reads no encrypted keys and
 /// nothing is verified).
-pub fn tls_config(ssl: Option<&SslConfig>) -> Result<Arc<rustls::ClientConfig>, String> {
+pub fn tls_config(ssl: Option<&SslConfig>) -> Result<Tls, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
@@ -97,7 +107,12 @@ pub fn tls_config(ssl: Option<&SslConfig>) -> Result<Arc<rustls::ClientConfig>, 
         }
         None => builder.with_no_client_auth(),
     };
-    Ok(Arc::new(cfg))
+    let mut without_sni = cfg.clone();
+    without_sni.enable_sni = false;
+    Ok(Tls {
+        with_sni: Arc::new(cfg),
+        without_sni: Arc::new(without_sni),
+    })
 }
 
 /// The Host header keepalived sends.
@@ -153,15 +168,18 @@ pub async fn probe(conn: &Connection, h: &HttpProbe, ctx: &Ctx) -> ProbeOutcome 
     };
     // The client's Finished and the request go out back to back: not held by Nagle.
     let _ = tcp.set_nodelay(true);
-    let mut cfg = (**cfg).clone();
     let sni = h
         .virtualhost
         .as_deref()
         .filter(|_| h.enable_sni)
         .and_then(|v| ServerName::try_from(v.to_owned()).ok());
-    cfg.enable_sni = sni.is_some();
+    let cfg = if sni.is_some() {
+        &cfg.with_sni
+    } else {
+        &cfg.without_sni
+    };
     let name = sni.unwrap_or(ServerName::IpAddress(conn.ip.into()));
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg));
+    let tls = tokio_rustls::TlsConnector::from(Arc::clone(cfg));
     match tls.connect(name, tcp).await {
         Ok(s) => exchange(s, &req, h.body_needed).await,
         Err(e) => ProbeOutcome::Failed(match e.kind() {
@@ -639,10 +657,9 @@ mod tests {
 
     #[test]
     fn tls_config_builds_with_and_without_a_client_certificate() {
-        assert!(!tls_config(None)
-            .unwrap()
-            .client_auth_cert_resolver
-            .has_certs());
+        let plain = tls_config(None).unwrap();
+        assert!(!plain.with_sni.client_auth_cert_resolver.has_certs());
+        assert!(plain.with_sni.enable_sni && !plain.without_sni.enable_sni);
         let dir = std::env::temp_dir().join(format!("ka-tls-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let (cert, key) = (dir.join("c.pem"), dir.join("k.pem"));
@@ -668,7 +685,8 @@ mod tests {
             ..SslConfig::default()
         };
         let cfg = tls_config(Some(&ssl)).unwrap();
-        assert!(cfg.client_auth_cert_resolver.has_certs());
+        assert!(cfg.with_sni.client_auth_cert_resolver.has_certs());
+        assert!(cfg.without_sni.client_auth_cert_resolver.has_certs());
         let missing = SslConfig {
             certificate: Some(dir.join("none.pem").display().to_string()),
             ..ssl

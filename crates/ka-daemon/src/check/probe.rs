@@ -32,7 +32,7 @@ const UDP_MAX_REPLY: usize = 65_536;
 #[derive(Debug, Clone, Default)]
 pub struct Ctx {
     /// TLS client configuration for SSL_GET (built once).
-    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    pub tls: Option<http::Tls>,
     /// Script policy and runner for MISC_CHECK.
     pub scripts: Option<script::Scripts>,
 }
