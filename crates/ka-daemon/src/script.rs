@@ -126,13 +126,12 @@ impl Prepared {
 /// Who runs scripts by default and whether `enable_script_security` applies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScriptPolicy {
-    /// `script_user`, looked up when the configuration is read. `None`: `keepalived_script`,
-    /// else the daemon's own user, looked up when a script first needs it (as keepalived,
-    /// which only complains about a missing `keepalived_script` when there are scripts;
-    /// a configuration without scripts loads no user database module at all).
-    pub default_user: Option<Credentials>,
-    /// The default user once looked up (`default_user` is `None`).
-    looked_up: std::sync::OnceLock<Credentials>,
+    /// Who runs a script without a user of its own: `script_user`, set when the
+    /// configuration is read; else empty until a script first needs it, then
+    /// `keepalived_script`, else the daemon's own user (as keepalived, which only
+    /// complains about a missing `keepalived_script` when there are scripts; a
+    /// configuration without scripts loads no user database module at all).
+    pub default_user: std::sync::OnceLock<Credentials>,
     /// `enable_script_security`.
     pub security: bool,
 }
@@ -144,11 +143,12 @@ impl ScriptPolicy {
         script_user: Option<&(String, Option<String>)>,
         security: bool,
     ) -> Result<Self, ScriptError> {
+        let default_user = match script_user {
+            Some((u, g)) => std::sync::OnceLock::from(lookup(u, g.as_deref())?),
+            None => std::sync::OnceLock::new(),
+        };
         Ok(Self {
-            default_user: script_user
-                .map(|(u, g)| lookup(u, g.as_deref()))
-                .transpose()?,
-            looked_up: std::sync::OnceLock::new(),
+            default_user,
             security,
         })
     }
@@ -156,10 +156,7 @@ impl ScriptPolicy {
     /// Who runs a script without a user of its own; the first call may look up
     /// `keepalived_script` (and warn, once per policy, when it does not exist).
     fn default_creds(&self) -> &Credentials {
-        if let Some(c) = &self.default_user {
-            return c;
-        }
-        self.looked_up.get_or_init(|| {
+        self.default_user.get_or_init(|| {
             if let Ok(Some(c)) = ka_sys::process::lookup_user(DEFAULT_SCRIPT_USER, None) {
                 return c;
             }
@@ -405,21 +402,20 @@ mod tests {
     #[test]
     fn the_default_user_is_looked_up_only_when_a_script_needs_it() {
         let p = ScriptPolicy::from_global(None, false).unwrap();
-        assert!(p.default_user.is_none() && p.looked_up.get().is_none());
+        assert!(p.default_user.get().is_none());
         let prepared = p.prepare(&cmd(&["/bin/true"])).unwrap();
-        assert_eq!(p.looked_up.get(), Some(&prepared.creds));
+        assert_eq!(p.default_user.get(), Some(&prepared.creds));
         // A script with its own user does not need the default one.
         let p = ScriptPolicy::from_global(None, false).unwrap();
         let mut own = cmd(&["/bin/true"]);
         own.user = Some("root".into());
         p.prepare(&own).unwrap();
-        assert!(p.looked_up.get().is_none());
+        assert!(p.default_user.get().is_none());
     }
 
     fn policy(security: bool) -> ScriptPolicy {
         ScriptPolicy {
-            default_user: Some(Credentials::root()),
-            looked_up: std::sync::OnceLock::new(),
+            default_user: std::sync::OnceLock::from(Credentials::root()),
             security,
         }
     }
@@ -562,7 +558,7 @@ mod tests {
         assert!(e.to_string().contains("owned by uid 12345"), "{e}");
         // Not run as root: no check.
         let mut nobody = policy(true);
-        nobody.default_user = Some(
+        nobody.default_user = std::sync::OnceLock::from(
             ka_sys::process::lookup_user("nobody", None)
                 .unwrap()
                 .expect("user nobody exists (Debian base-passwd)"),

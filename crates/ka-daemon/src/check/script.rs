@@ -21,7 +21,7 @@ pub struct Scripts {
 }
 
 impl Scripts {
-    /// From `global_defs` (`script_user`, `enable_script_security`); warnings are logged.
+    /// From `global_defs` (`script_user`, `enable_script_security`).
     pub fn from_config(cfg: &Config) -> Result<Scripts, String> {
         let policy = ScriptPolicy::from_global(
             cfg.vrrp.global.script_user.as_ref(),
