@@ -21,7 +21,7 @@ pub mod http;
 pub mod probe;
 pub mod script;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -138,8 +138,10 @@ impl Handle {
 struct Names {
     vs: Vec<String>,
     rs: BTreeMap<RealServerId, String>,
-    /// Position of each real server in the configuration (and in the status table).
-    pos: HashMap<RealServerId, usize>,
+    /// Where each virtual server's real servers start in the configuration's order (and
+    /// the status table's), and one past the last: a real server's position without a
+    /// lookup.
+    vs_start: Vec<usize>,
     chk: BTreeMap<CheckerId, (&'static str, String)>,
 }
 
@@ -171,12 +173,12 @@ impl Names {
         for (vi, vs) in lvs.virtual_servers.iter().enumerate() {
             let proto = proto_name(vs.protocol);
             n.vs.push(vs_label(vs));
+            n.vs_start.push(n.rs.len());
             for (ri, rs) in vs.real_servers.iter().enumerate() {
                 let id = RealServerId {
                     vs: vi as u32,
                     rs: ri as u32,
                 };
-                n.pos.insert(id, n.rs.len());
                 n.rs.insert(id, addr_label(rs.addr, proto, rs.port));
                 for (ci, c) in rs.checkers.iter().enumerate() {
                     let target = match &c.connection {
@@ -199,7 +201,15 @@ impl Names {
                 }
             }
         }
+        n.vs_start.push(n.rs.len());
         n
+    }
+    /// A real server's position in the configuration (and the status table).
+    fn pos(&self, id: RealServerId) -> Option<usize> {
+        let vs = usize::try_from(id.vs).ok()?;
+        let (start, end) = (*self.vs_start.get(vs)?, *self.vs_start.get(vs + 1)?);
+        let i = start.checked_add(usize::try_from(id.rs).ok()?)?;
+        (i < end).then_some(i)
     }
     fn vs(&self, id: RealServerId) -> &str {
         self.vs.get(id.vs as usize).map_or("?", String::as_str)
@@ -290,7 +300,7 @@ pub fn spawn(
         status: Arc::clone(&status),
         lb,
         clock,
-        in_flight: HashMap::new(),
+        in_flight: 0,
         notifies: tokio::task::JoinSet::new(),
         scripts,
         alerts: mailer.map(|m| crate::alert::CheckerAlerts::new(cfg, m)),
@@ -379,8 +389,18 @@ fn read_track_file(path: &str) -> i64 {
     }
 }
 
-/// A probe's result, how long it took and how long its task waited to start.
-type ProbeResult = (ProbeId, ProbeOutcome, Duration, Duration);
+/// A probe's answer, as its task sends it back.
+struct ProbeResult {
+    id: ProbeId,
+    checker: CheckerId,
+    outcome: ProbeOutcome,
+    /// How late the wake-up that started it was.
+    late: Duration,
+    /// How long the probe took.
+    took: Duration,
+    /// How long its task waited to start.
+    queued: Duration,
+}
 
 struct Driver {
     sched: Scheduler,
@@ -389,8 +409,8 @@ struct Driver {
     status: StatusTable,
     lb: Option<mpsc::UnboundedSender<Event>>,
     clock: tokio::time::Instant,
-    /// Probes running: their checker and how late their wake-up was.
-    in_flight: HashMap<ProbeId, (CheckerId, Duration)>,
+    /// Probes running.
+    in_flight: usize,
     notifies: tokio::task::JoinSet<()>,
     scripts: script::Scripts,
     /// SMTP alerts of real-server transitions.
@@ -547,17 +567,24 @@ impl Driver {
         self.after(&res_tx, false, Duration::ZERO);
         let mut file_tick = tokio::time::interval(FILE_POLL);
         file_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // One timer for the engine's next deadline, moved only when that changes (most
+        // wake-ups are results, which leave it where it was), and one wait for reloads.
+        let sleep = tokio::time::sleep_until(self.clock);
+        tokio::pin!(sleep);
+        let mut armed: Option<tokio::time::Instant> = None;
+        let reload = self.reload.clone();
+        let reloaded = reload.wake.notified();
+        tokio::pin!(reloaded);
         loop {
             let deadline = self.sched.poll_timeout().map(|t| self.deadline(t));
-            let sleep = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(d).await,
-                    None => std::future::pending().await,
-                }
-            };
+            if let Some(d) = deadline.filter(|d| armed != Some(*d)) {
+                sleep.as_mut().reset(d);
+            }
+            armed = deadline;
             tokio::select! {
                 _ = &mut stop => break,
-                () = sleep => {
+                () = &mut sleep, if armed.is_some() => {
+                    armed = None;
                     let now = self.now();
                     let due = self.sched.poll_timeout();
                     self.sched.handle_timeout(now);
@@ -568,11 +595,11 @@ impl Driver {
                 }
                 r = res_rx.recv() => {
                     // res_tx lives here, so the channel never closes.
-                    let Some((id, outcome, took, queued)) = r else { break };
-                    self.result(id, outcome, took, queued);
+                    let Some(r) = r else { break };
+                    self.result(r);
                     // Take whatever else is ready in the same turn.
-                    while let Ok((id, outcome, took, queued)) = res_rx.try_recv() {
-                        self.result(id, outcome, took, queued);
+                    while let Ok(r) = res_rx.try_recv() {
+                        self.result(r);
                     }
                 }
                 _ = file_tick.tick(), if !files.is_empty() => {
@@ -586,7 +613,8 @@ impl Driver {
                     }
                 }
                 Some(_) = self.notifies.join_next(), if !self.notifies.is_empty() => {}
-                () = self.reload.wake.notified() => {
+                () = &mut reloaded => {
+                    reloaded.set(reload.wake.notified());
                     if let Some(cfg) = self.reload.take_for_checker() {
                         let now = self.now();
                         match self.sched.reload(now, &cfg) {
@@ -636,28 +664,34 @@ impl Driver {
         info!("checker stopped");
     }
 
-    fn result(&mut self, id: ProbeId, outcome: ProbeOutcome, took: Duration, queued: Duration) {
-        let in_flight = self.in_flight.len();
-        if let Some((chk, late)) = self.in_flight.remove(&id) {
-            self.stats.answered(late + queued, took, in_flight);
-            if let ProbeOutcome::NotRun(why) = &outcome {
-                let (kind, target) = self.names.chk(chk);
-                warn!("{kind} on {target}: cannot probe ({why}), rescheduling");
-            }
-            let ran = !matches!(outcome, ProbeOutcome::NotRun(_));
-            let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-            self.with_report(chk.rs, |r| {
-                // Written over the previous text: no allocation per probe.
-                let text = r.last_result.get_or_insert_with(String::new);
-                text.clear();
-                write_result(text, &outcome);
-                if ran {
-                    r.last_probe_us = Some(us);
-                    r.probes = r.probes.saturating_add(1);
-                    r.probe_us_total = r.probe_us_total.saturating_add(us);
-                }
-            });
+    fn result(&mut self, r: ProbeResult) {
+        let ProbeResult {
+            id,
+            checker: chk,
+            outcome,
+            late,
+            took,
+            queued,
+        } = r;
+        self.stats.answered(late + queued, took, self.in_flight);
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if let ProbeOutcome::NotRun(why) = &outcome {
+            let (kind, target) = self.names.chk(chk);
+            warn!("{kind} on {target}: cannot probe ({why}), rescheduling");
         }
+        let ran = !matches!(outcome, ProbeOutcome::NotRun(_));
+        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.with_report(chk.rs, |r| {
+            // Written over the previous text: no allocation per probe.
+            let text = r.last_result.get_or_insert_with(String::new);
+            text.clear();
+            write_result(text, &outcome);
+            if ran {
+                r.last_probe_us = Some(us);
+                r.probes = r.probes.saturating_add(1);
+                r.probe_us_total = r.probe_us_total.saturating_add(us);
+            }
+        });
         let now = self.now();
         self.sched.handle_result(now, id, outcome);
     }
@@ -665,10 +699,8 @@ impl Driver {
     fn with_report(&self, rs: RealServerId, f: impl FnOnce(&mut RsReport)) {
         if let Ok(mut t) = self.status.lock() {
             // Reports are in configuration order, as the scheduler's real servers.
-            if let Some(i) = self.names.pos.get(&rs) {
-                if let Some(r) = t.get_mut(*i) {
-                    f(r);
-                }
+            if let Some(r) = self.names.pos(rs).and_then(|i| t.get_mut(i)) {
+                f(r);
             }
         }
     }
@@ -679,17 +711,25 @@ impl Driver {
         if !stopping {
             while let Some(p) = self.sched.poll_probe() {
                 self.stats.probes += 1;
-                self.in_flight.insert(p.id, (p.checker, late));
+                self.in_flight += 1;
                 let tx = res_tx.clone();
                 let ctx = self.ctx.clone();
                 let spawned = tokio::time::Instant::now();
-                tokio::task::spawn_local(async move {
+                // Boxed: the task then holds a pointer, not the ~4 KB future, which tokio
+                // would copy into the task and over again when the task ends.
+                tokio::task::spawn_local(Box::pin(async move {
                     let start = tokio::time::Instant::now();
                     let outcome = probe::run(&p, &ctx).await;
-                    let _ = tx
-                        .send((p.id, outcome, start.elapsed(), start - spawned))
-                        .await;
-                });
+                    let r = ProbeResult {
+                        id: p.id,
+                        checker: p.checker,
+                        outcome,
+                        late,
+                        took: start.elapsed(),
+                        queued: start - spawned,
+                    };
+                    let _ = tx.send(r).await;
+                }));
             }
         }
         while let Some(ev) = self.sched.poll_event() {
@@ -974,6 +1014,30 @@ impl Plan {
 mod tests {
     use super::*;
     use ka_check::fixture;
+
+    /// A real server's place in the status table comes from its ids alone: the table's
+    /// order (the engine's, the configuration's) across virtual servers, an empty one
+    /// included; ids outside the configuration have none.
+    #[test]
+    fn real_server_positions_are_the_status_tables() {
+        let vs = |last: u8, n: u8| {
+            let rss = (1..=n)
+                .map(|i| fixture::real_server(IpAddr::from([198, 51, 100, i]), 80, vec![]))
+                .collect();
+            fixture::virtual_server(IpAddr::from([192, 0, 2, last]), 80, rss)
+        };
+        let lvs = fixture::lvs(vec![vs(1, 2), vs(2, 0), vs(3, 3)]);
+        let names = Names::new(&lvs);
+        let sched = Scheduler::new(&lvs, ka_check::Options::default()).unwrap();
+        let table = sched.real_servers();
+        assert_eq!(table.len(), 5);
+        for (i, r) in table.iter().enumerate() {
+            assert_eq!(names.pos(r.id), Some(i), "{:?}", r.id);
+        }
+        for (vs, rs) in [(0, 2), (1, 0), (2, 3), (3, 0), (u32::MAX, 0)] {
+            assert_eq!(names.pos(RealServerId { vs, rs }), None, "{vs}/{rs}");
+        }
+    }
 
     /// The driver against real sockets on loopback: a listening port stays in, a closed
     /// one leaves; the load balancer's channel gets the scheduler's events and the status
