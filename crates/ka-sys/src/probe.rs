@@ -72,9 +72,35 @@ fn new_socket(dom: Domain, ty: Type, proto: Protocol, what: &'static str) -> Res
     Socket::new(dom, ty.nonblocking(), Some(proto)).map_err(Error::io(what))
 }
 
+/// Most idle TCP sockets kept per address family (see [`tcp_release`]).
+pub const TCP_IDLE_MAX: usize = 128;
+
+thread_local! {
+    /// Sockets of finished probes, disconnected and ready for another `connect`:
+    /// IPv4, IPv6.
+    static TCP_IDLE: std::cell::RefCell<[Vec<Socket>; 2]> = const {
+        std::cell::RefCell::new([Vec::new(), Vec::new()])
+    };
+}
+
+fn family_index(ip: IpAddr) -> usize {
+    usize::from(ip.is_ipv6())
+}
+
 /// A TCP socket towards `dst` with the source options applied, ready for
-/// `TcpSocket::connect`. Must be called inside a tokio runtime.
+/// `TcpSocket::connect`. Must be called inside a tokio runtime. Without source options, a
+/// socket given back by [`tcp_release`] on this thread is taken when there is one.
 pub fn tcp_socket(dst: SocketAddr, src: &ProbeSource) -> Result<tokio::net::TcpSocket> {
+    if *src == ProbeSource::default() {
+        let idle = TCP_IDLE.with(|t| {
+            t.borrow_mut()
+                .get_mut(family_index(dst.ip()))
+                .and_then(Vec::pop)
+        });
+        if let Some(s) = idle {
+            return Ok(tokio::net::TcpSocket::from_std_stream(s.into()));
+        }
+    }
     let s = new_socket(
         domain(dst.ip()),
         Type::STREAM,
@@ -88,6 +114,45 @@ pub fn tcp_socket(dst: SocketAddr, src: &ProbeSource) -> Result<tokio::net::TcpS
     s.set_linger(Some(std::time::Duration::ZERO))
         .map_err(Error::io("SO_LINGER"))?;
     Ok(tokio::net::TcpSocket::from_std_stream(s.into()))
+}
+
+/// Ends a probe's connection to `dst` as closing it would (a reset: the socket has
+/// `SO_LINGER` 0) and, when it was made without source options (`src`), keeps the socket
+/// for this thread's next probe of the same family: `connect(AF_UNSPEC)` dissociates a
+/// TCP socket (connect(2)) and releases its local port; the error the reset leaves on it
+/// is cleared by the next `connect` (the kernel's `tcp_connect_init`), so it serves as a
+/// fresh socket. The next probe saves the creation and the destruction of a socket (a
+/// file, an inode, a `struct sock`). Closed instead when the pool is full or anything
+/// fails.
+pub fn tcp_release(stream: tokio::net::TcpStream, dst: IpAddr, src: &ProbeSource) {
+    // Out of tokio first (a later registration starts with no readiness of this one).
+    let Ok(std) = stream.into_std() else {
+        return;
+    };
+    if *src != ProbeSource::default() {
+        return;
+    }
+    let fam = family_index(dst);
+    let full = TCP_IDLE.with(|t| t.borrow().get(fam).is_none_or(|v| v.len() >= TCP_IDLE_MAX));
+    let s = Socket::from(std);
+    if full || s.connect(&unspecified()).is_err() {
+        return;
+    }
+    TCP_IDLE.with(|t| {
+        if let Some(v) = t.borrow_mut().get_mut(fam) {
+            v.push(s);
+        }
+    });
+}
+
+/// A socket address of family `AF_UNSPEC` (for `connect`: dissociate).
+#[allow(unsafe_code)]
+fn unspecified() -> SockAddr {
+    let storage = socket2::SockAddrStorage::zeroed();
+    let len = std::mem::size_of::<libc::sockaddr>() as libc::socklen_t;
+    // SAFETY: the storage is all zeroes, which is a `sockaddr` of family AF_UNSPEC (0),
+    // and `len` is the size of a `sockaddr`, within the storage.
+    unsafe { SockAddr::new(storage, len) }
 }
 
 /// A UDP socket connected to `dst` (so ICMP errors come back as `ECONNREFUSED`) with the
@@ -299,6 +364,84 @@ mod tests {
             .unwrap();
         let e = srv.read(&mut [0u8; 1]).unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}");
+    }
+
+    /// The socket's inode: the same socket has the same one, a new socket a new one.
+    fn inode<S: AsRawFd>(s: &S) -> String {
+        std::fs::read_link(format!("/proc/self/fd/{}", s.as_raw_fd()))
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    fn idle(fam: usize) -> usize {
+        TCP_IDLE.with(|t| t.borrow()[fam].len())
+    }
+
+    /// A released connection is reset as a closed one is, and its socket serves the next
+    /// probe as a fresh one: it connects elsewhere, and a refused connection reads as
+    /// refused, not as the reset the release left on it.
+    #[tokio::test(flavor = "current_thread")]
+    async fn released_tcp_sockets_are_reset_then_reused_clean() {
+        use std::io::Read;
+        let any = ProbeSource::default();
+        let la = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let lb = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let refused = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let (a, b) = (la.local_addr().unwrap(), lb.local_addr().unwrap());
+
+        let s1 = tcp_socket(a, &any).unwrap().connect(a).await.unwrap();
+        let first = inode(&s1);
+        let (mut srv, _) = la.accept().unwrap();
+        tcp_release(s1, a.ip(), &any);
+        assert_eq!(idle(0), 1);
+        srv.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let e = srv.read(&mut [0u8; 1]).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}");
+
+        let s2 = tcp_socket(b, &any).unwrap().connect(b).await.unwrap();
+        assert_eq!(inode(&s2), first, "the kept socket is taken");
+        assert_eq!(idle(0), 0);
+        let (_srv, peer) = lb.accept().unwrap();
+        assert_eq!(peer, s2.local_addr().unwrap());
+        tcp_release(s2, b.ip(), &any);
+
+        let s3 = tcp_socket(refused, &any).unwrap();
+        assert_eq!(inode(&s3), first);
+        let e = s3.connect(refused).await.unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
+    }
+
+    /// A socket with source options is closed, not kept; the pool keeps at most
+    /// TCP_IDLE_MAX sockets a family.
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_pool_keeps_only_plain_sockets_and_is_bounded() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let dst = l.local_addr().unwrap();
+        let bound = ProbeSource {
+            bind_ip: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            ..ProbeSource::default()
+        };
+        let s = tcp_socket(dst, &bound).unwrap().connect(dst).await.unwrap();
+        let _ = l.accept().unwrap();
+        tcp_release(s, dst.ip(), &bound);
+        assert_eq!(idle(0), 0);
+
+        let any = ProbeSource::default();
+        let mut open = Vec::new();
+        for _ in 0..TCP_IDLE_MAX + 3 {
+            open.push(tcp_socket(dst, &any).unwrap().connect(dst).await.unwrap());
+            let _ = l.accept().unwrap();
+        }
+        for s in open {
+            tcp_release(s, dst.ip(), &any);
+        }
+        assert_eq!(idle(0), TCP_IDLE_MAX);
+        assert_eq!(idle(1), 0);
     }
 
     #[test]

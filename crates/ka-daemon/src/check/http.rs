@@ -156,12 +156,14 @@ pub async fn probe(conn: &Connection, h: &HttpProbe, ctx: &Ctx) -> ProbeOutcome 
         Ok(r) => r,
         Err(e) => return ProbeOutcome::NotRun(format!("bad request: {e}")),
     };
-    let tcp = match connect(conn).await {
+    let mut tcp = match connect(conn).await {
         Ok(s) => s,
         Err(o) => return o,
     };
     if !h.tls {
-        return exchange(tcp, &req, h.body_needed).await;
+        let out = exchange(&mut tcp, &req, h.body_needed).await;
+        super::probe::release(tcp, conn);
+        return out;
     }
     let Some(cfg) = &ctx.tls else {
         return ProbeOutcome::NotRun("no TLS configuration".into());

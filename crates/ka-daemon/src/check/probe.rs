@@ -110,10 +110,19 @@ pub async fn connect(conn: &Connection) -> Result<TcpStream, ProbeOutcome> {
         .map_err(|e| ProbeOutcome::Failed(io_failure(&e)))
 }
 
+/// Ends a plain TCP connection (a reset) and keeps its socket for another probe when it
+/// has no source options.
+pub fn release(s: TcpStream, conn: &Connection) {
+    ka_sys::probe::tcp_release(s, conn.ip, &source(conn));
+}
+
 /// TCP_CHECK: connected is success.
 async fn tcp(conn: &Connection) -> ProbeOutcome {
     match connect(conn).await {
-        Ok(_) => ProbeOutcome::Success,
+        Ok(s) => {
+            release(s, conn);
+            ProbeOutcome::Success
+        }
         Err(o) => o,
     }
 }
