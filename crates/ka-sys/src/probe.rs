@@ -87,11 +87,17 @@ fn family_index(ip: IpAddr) -> usize {
     usize::from(ip.is_ipv6())
 }
 
+/// Whether sockets for `src` come from and go back to the pool: only those with no
+/// source option (an option set on a socket would stay with it).
+fn pooled(src: &ProbeSource) -> bool {
+    *src == ProbeSource::default()
+}
+
 /// A TCP socket towards `dst` with the source options applied, ready for
 /// `TcpSocket::connect`. Must be called inside a tokio runtime. Without source options, a
 /// socket given back by [`tcp_release`] on this thread is taken when there is one.
 pub fn tcp_socket(dst: SocketAddr, src: &ProbeSource) -> Result<tokio::net::TcpSocket> {
-    if *src == ProbeSource::default() {
+    if pooled(src) {
         let idle = TCP_IDLE.with(|t| {
             t.borrow_mut()
                 .get_mut(family_index(dst.ip()))
@@ -129,7 +135,7 @@ pub fn tcp_release(stream: tokio::net::TcpStream, dst: IpAddr, src: &ProbeSource
     let Ok(std) = stream.into_std() else {
         return;
     };
-    if *src != ProbeSource::default() {
+    if !pooled(src) {
         return;
     }
     let fam = family_index(dst);

@@ -394,12 +394,10 @@ struct ProbeResult {
     id: ProbeId,
     checker: CheckerId,
     outcome: ProbeOutcome,
-    /// How late the wake-up that started it was.
+    /// How late it started: its wake-up's lateness plus its task's wait to run.
     late: Duration,
     /// How long the probe took.
     took: Duration,
-    /// How long its task waited to start.
-    queued: Duration,
 }
 
 struct Driver {
@@ -671,9 +669,8 @@ impl Driver {
             outcome,
             late,
             took,
-            queued,
         } = r;
-        self.stats.answered(late + queued, took, self.in_flight);
+        self.stats.answered(late, took, self.in_flight);
         self.in_flight = self.in_flight.saturating_sub(1);
         if let ProbeOutcome::NotRun(why) = &outcome {
             let (kind, target) = self.names.chk(chk);
@@ -724,9 +721,8 @@ impl Driver {
                         id: p.id,
                         checker: p.checker,
                         outcome,
-                        late,
+                        late: late + (start - spawned),
                         took: start.elapsed(),
-                        queued: start - spawned,
                     };
                     let _ = tx.send(r).await;
                 }));
@@ -1039,9 +1035,6 @@ mod tests {
         }
     }
 
-    /// The driver against real sockets on loopback: a listening port stays in, a closed
-    /// one leaves; the load balancer's channel gets the scheduler's events and the status
-    /// table follows.
     /// Thousands of real servers report at once (start, or a switch failing): the data
     /// plane gets every verdict even when it does not read until later (the channel used
     /// to hold 1024 and drop the rest).
@@ -1115,6 +1108,9 @@ mod tests {
         h.stop().await;
     }
 
+    /// The driver against real sockets on loopback: a listening port stays in, a closed
+    /// one leaves; the load balancer's channel gets the scheduler's events and the status
+    /// table follows.
     #[tokio::test(flavor = "current_thread")]
     async fn events_reach_the_lb_channel_and_the_status_table() {
         let open = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
